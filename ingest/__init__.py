@@ -1,0 +1,1 @@
+"""Registry input → trial records.  Knows no database."""

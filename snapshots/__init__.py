@@ -1,0 +1,1 @@
+"""Trial records → dated snapshots in SQLite, their changes and reports.  Knows no HTTP."""
