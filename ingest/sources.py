@@ -1,0 +1,173 @@
+"""Registry input → parsed trial records.  One parser per source format, chosen by a table.
+
+Files and folders are read here; URLs and the API are fetched by `ingest.http`.  Nothing
+here knows the database: callers get `Parsed` items (record, raw input, source) and
+`Failed` items (what could not be read, and why) and decide what to do with them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator
+
+from .errors import InputError
+
+MAX_INPUT_BYTES = 64 * 1024 * 1024
+INPUT_SUFFIXES = {".txt", ".text", ".html", ".htm", ".json"}
+
+
+@dataclass
+class Parsed:
+    record: dict
+    raw: bytes
+    source_kind: str
+    source_ref: str
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Failed:
+    source_ref: str
+    error: str
+    nct_id: str | None = None
+
+
+def _decode(data: bytes, ref: str) -> str:
+    if not data.strip():
+        raise InputError(f"{ref}: empty file, not a trial page or registry record")
+    if b"\x00" in data[:4096]:
+        raise InputError(f"{ref}: binary file, not a trial page or registry record")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise InputError(f"{ref}: not UTF-8 text (byte {error.start})") from None
+
+
+def _looks_like_json(text: str) -> bool:
+    return text.lstrip()[:1] in ("{", "[")
+
+
+def _parse_api(text: str, data: bytes, ref: str) -> list[Parsed]:
+    from .ctgov import map_study, studies_from_json
+
+    try:
+        obj = json.loads(text)
+    except ValueError as error:
+        raise InputError(f"{ref}: not valid JSON ({error})") from None
+    studies = studies_from_json(obj, ref)
+    single = len(studies) == 1 and obj is studies[0]
+    return [
+        Parsed(map_study(study), data if single else json.dumps(study, ensure_ascii=False).encode("utf-8"), "ctgov api", ref)
+        for study in studies
+    ]
+
+
+def _parse_html(text: str, data: bytes, ref: str) -> list[Parsed]:
+    from .html import parse_html
+
+    record, warnings = parse_html(text, ref)
+    return [Parsed(record, data, "page html", ref, warnings)]
+
+
+def _parse_text(text: str, data: bytes, ref: str) -> list[Parsed]:
+    from .page import parse_page
+
+    record, warnings = parse_page(text, ref)
+    return [Parsed(record, data, "page text", ref, warnings)]
+
+
+def _looks_like_html(text: str) -> bool:
+    from .page import looks_like_html
+
+    return looks_like_html(text)
+
+
+# (name, test on the decoded text, parser): the first whose test passes parses the input.
+FORMATS: list[tuple[str, Callable[[str], bool], Callable[[str, bytes, str], list[Parsed]]]] = [
+    ("ClinicalTrials.gov API JSON", _looks_like_json, _parse_api),
+    ("HTML trial page", _looks_like_html, _parse_html),
+    ("text trial page", lambda text: True, _parse_text),
+]
+
+
+def parse_bytes(data: bytes, ref: str) -> list[Parsed]:
+    """Parse one input (a saved page, an API study or /studies page); raises InputError."""
+    if len(data) > MAX_INPUT_BYTES:
+        raise InputError(f"{ref}: {len(data):,} bytes, larger than the {MAX_INPUT_BYTES:,} a trial input may be")
+    text = _decode(data, ref)
+    for _, test, parse in FORMATS:
+        if test(text):
+            return parse(text, data, ref)
+    raise InputError(f"{ref}: not a format trialwatch reads")  # pragma: no cover - the last test is always true
+
+
+def read_file(path: str | os.PathLike) -> bytes:
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        if size > MAX_INPUT_BYTES:
+            raise InputError(f"{path}: {size:,} bytes, larger than the {MAX_INPUT_BYTES:,} a trial input may be")
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file or folder") from None
+    except IsADirectoryError:
+        raise InputError(f"{path}: is a folder") from None
+    except PermissionError:
+        raise InputError(f"{path}: permission denied") from None
+    except OSError as error:
+        raise InputError(f"{path}: cannot be read ({error.strerror or error})") from None
+
+
+def parse_file(path: str | os.PathLike) -> list[Parsed]:
+    return parse_bytes(read_file(path), str(path))
+
+
+def walk(folder: Path) -> Iterator[Path]:
+    """Input files below a folder, recursively, in name order; hidden files and others skipped."""
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(files):
+            if not name.startswith(".") and Path(name).suffix.lower() in INPUT_SUFFIXES:
+                yield Path(root) / name
+
+
+def check_paths(paths) -> None:
+    """Every path named must exist: a missing one is bad usage, found before anything is written."""
+    for path in paths:
+        if not Path(path).exists():
+            raise InputError(f"{path}: no such file or folder")
+
+
+class Inputs:
+    """Files and folders to read, checked up front.
+
+    Files named on the command line must all be trial inputs: they are parsed when Inputs is
+    made, and a bad one raises InputError before anything is read further or written.  Files
+    found inside folders are work: iterating yields a bad one as Failed and goes on.
+    `len()` is the number of files.
+    """
+
+    def __init__(self, paths):
+        check_paths(paths)
+        self.files: list[tuple[Path, list[Parsed] | None]] = []
+        for path in map(Path, paths):
+            if path.is_dir():
+                self.files.extend((found, None) for found in walk(path))
+            else:
+                self.files.append((path, parse_file(path)))
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __iter__(self) -> Iterator[Parsed | Failed]:
+        for path, parsed in self.files:
+            if parsed is None:
+                try:
+                    parsed = parse_file(path)
+                except InputError as error:
+                    yield Failed(str(path), str(error))
+                    continue
+            yield from parsed

@@ -1,0 +1,134 @@
+"""Reports: changes, histories and records as text, JSON, CSV or Markdown.  One renderer per format."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from itertools import groupby
+
+from .diff import CHANGE_KEYS
+
+FORMATS = ("text", "json", "csv", "markdown")
+
+
+def to_json(value) -> str:
+    return json.dumps(value, indent=2, ensure_ascii=False) + "\n"
+
+
+def _cell(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, (list, dict)):
+        return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def table(rows: list[dict], columns: list[str], fmt: str) -> str:
+    """Rows as a plain-text table, CSV, Markdown table or JSON array."""
+    if fmt == "json":
+        return to_json([{c: row.get(c) for c in columns} for row in rows])
+    if fmt == "csv":
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(columns)
+        for row in rows:
+            writer.writerow([_cell(row.get(c)) for c in columns])
+        return out.getvalue()
+    cells = [[_cell(row.get(c)) for c in columns] for row in rows]
+    if fmt == "markdown":
+        lines = ["| " + " | ".join(columns) + " |", "|" + "|".join("---" for _ in columns) + "|"]
+        lines += ["| " + " | ".join(cell.replace("|", "\\|").replace("\n", " ") for cell in row) + " |" for row in cells]
+        return "\n".join(lines) + "\n"
+    widths = [max([len(c)] + [len(row[i]) for row in cells]) for i, c in enumerate(columns)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths)).rstrip()]
+    lines += ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in cells]
+    return "\n".join(lines) + "\n"
+
+
+def _groups(changes: list[dict]):
+    return groupby(changes, key=lambda c: (c["nct_id"], c["observed_at"]))
+
+
+def render_changes(changes: list[dict], fmt: str) -> str:
+    """Changes grouped by trial and snapshot, in the order given (callers sort)."""
+    if fmt == "json":
+        return to_json([{k: c.get(k) for k in ("snapshot_id", *CHANGE_KEYS) if k in c} for c in changes])
+    if fmt == "csv":
+        return table(changes, list(CHANGE_KEYS), "csv")
+    lines = []
+    for (nct_id, observed_at), group in _groups(changes):
+        group = list(group)
+        heading = f"{nct_id} · {observed_at} · {len(group)} change{'s' if len(group) != 1 else ''}"
+        if fmt == "markdown":
+            lines.append(f"### {heading}\n")
+            lines += [f"- **{c['severity']}** · {c['category']} · {c['summary']}" for c in group]
+        else:
+            lines.append(heading)
+            lines += [f"  {c['severity']:<8}  {c['category']:<13} {c['summary']}" for c in group]
+        lines.append("")
+    return "\n".join(lines)
+
+
+HISTORY_COLUMNS = ["observed_at", "last_updated", "source", "status", "enrollment", "changes"]
+
+
+def render_history(entries: list[dict], fmt: str) -> str:
+    if fmt == "json":
+        return to_json(entries)
+    rows = []
+    for entry in entries:
+        enrollment = entry.get("enrollment")
+        source = entry["source_kind"] + (f" v{entry['source_version']}" if entry.get("source_version") is not None else "")
+        if entry.get("source_ref"):
+            source += f" ({entry['source_ref']})"
+        rows.append({
+            "observed_at": entry["observed_at"],
+            "last_updated": entry.get("last_updated"),
+            "source": source,
+            "status": entry.get("status"),
+            "enrollment": (f"{enrollment.get('count')}" + (f" {enrollment['type'].lower()}" if enrollment.get("type") else ""))
+            if enrollment else None,
+            "changes": entry.get("change_count"),
+        })
+    return table(rows, HISTORY_COLUMNS, fmt)
+
+
+def _dated(value) -> str | None:
+    if not value:
+        return None
+    return value["date"] + (f" ({value['type'].lower()})" if value.get("type") else "")
+
+
+def render_record(record: dict, fmt: str) -> str:
+    """`json` is the record exactly as `parse` prints it; `text` a readable summary."""
+    if fmt == "json":
+        return to_json(record)
+    unknown = set(record.get("unknown") or ())
+
+    def shown(path, value):
+        return "(not carried by this source)" if path in unknown else ("" if value in (None, [], {}) else value)
+
+    enrollment = record.get("enrollment")
+    lines = [
+        f"{record['nct_id']}  {record.get('title') or ''}",
+        "",
+        f"Status:                  {shown('status', record.get('status'))}",
+        f"Phases:                  {shown('phases', '/'.join(record.get('phases') or []))}",
+        f"Study type:              {shown('study_type', record.get('study_type'))}",
+        "Enrollment:              " + str(shown("enrollment", enrollment and (
+            f"{enrollment.get('count')}" + (f" ({enrollment['type'].lower()})" if enrollment.get("type") else "")))),
+        f"Start date:              {shown('start_date', _dated(record.get('start_date')))}",
+        f"Primary completion date: {shown('primary_completion_date', _dated(record.get('primary_completion_date')))}",
+        f"Completion date:         {shown('completion_date', _dated(record.get('completion_date')))}",
+        f"Last updated:            {shown('last_updated', record.get('last_updated'))}",
+        f"Results:                 {'posted' if record.get('has_results') else 'none'}",
+        f"Conditions:              {shown('conditions', '; '.join(record.get('conditions') or []))}",
+        f"Lead sponsor:            {shown('lead_sponsor', (record.get('lead_sponsor') or {}).get('name'))}",
+        f"Arms:                    {shown('arms', '; '.join(a.get('label') or '' for a in record.get('arms') or []))}",
+        f"Interventions:           {shown('interventions', '; '.join(i.get('name') or '' for i in record.get('interventions') or []))}",
+        f"Locations:               {shown('locations', len(record.get('locations') or []))}",
+    ]
+    return "\n".join(line.rstrip() for line in lines) + "\n"

@@ -1,0 +1,308 @@
+"""Records → dated snapshots, checks and change rows in SQLite.
+
+One `Store.save()` per trial observation, in one transaction: the check row, the snapshot
+(only when the record differs from its neighbours on the trial's timeline), its change rows
+and the trial's current row commit together or not at all.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import zlib
+from dataclasses import dataclass, field
+
+import sqlite_utils
+
+from ingest.record import canonical_json, content_hash
+
+from .dates import now_utc
+from .diff import diff_records, sort_key
+from .migrations import migrate
+
+BUSY_TIMEOUT_MS = 15_000
+
+# trials column → (record path it comes from, how to read it)
+TRIAL_COLUMNS = {
+    "title": ("title", lambda r: r.get("title")),
+    "status": ("status", lambda r: r.get("status")),
+    "phases": ("phases", lambda r: json.dumps(r.get("phases") or [])),
+    "study_type": ("study_type", lambda r: r.get("study_type")),
+    "enrollment_count": ("enrollment", lambda r: (r.get("enrollment") or {}).get("count")),
+    "enrollment_type": ("enrollment.type", lambda r: (r.get("enrollment") or {}).get("type")),
+    "start_date": ("start_date", lambda r: (r.get("start_date") or {}).get("date")),
+    "start_date_type": ("start_date.type", lambda r: (r.get("start_date") or {}).get("type")),
+    "primary_completion_date": ("primary_completion_date", lambda r: (r.get("primary_completion_date") or {}).get("date")),
+    "primary_completion_date_type": ("primary_completion_date.type", lambda r: (r.get("primary_completion_date") or {}).get("type")),
+    "completion_date": ("completion_date", lambda r: (r.get("completion_date") or {}).get("date")),
+    "completion_date_type": ("completion_date.type", lambda r: (r.get("completion_date") or {}).get("type")),
+    "last_updated": ("last_updated", lambda r: r.get("last_updated")),
+    "has_results": ("has_results", lambda r: int(bool(r.get("has_results")))),
+}
+JSON_CHANGE_COLUMNS = ("old", "new", "lines_added", "lines_removed")
+
+
+class StoreError(Exception):
+    """The database cannot be used (missing, not a trialwatch database, read-only, disk full)."""
+
+
+@dataclass
+class Saved:
+    """What one save did: `outcome` is new (first snapshot), changed or unchanged."""
+
+    nct_id: str
+    outcome: str
+    snapshot_id: int | None
+    changes: list[dict] = field(default_factory=list)
+
+
+def _unknown(record: dict, path: str) -> bool:
+    unknown = record.get("unknown") or ()
+    parts = path.split(".")
+    return any(".".join(parts[:i]) in unknown for i in range(1, len(parts) + 1))
+
+
+class Store:
+    def __init__(self, path: str, *, create: bool = True):
+        self.path = str(path)
+        if not create and not os.path.exists(self.path):
+            raise StoreError(f"{self.path}: no such database (ingest something first, or give --db)")
+        try:
+            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+            self.db = sqlite_utils.Database(conn)
+            self.db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            self.db.execute("PRAGMA foreign_keys = ON")
+            if self.db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                self.db.execute("PRAGMA journal_mode = WAL")
+            migrate(self.db)
+        except sqlite3.DatabaseError as error:
+            raise StoreError(f"{self.path}: cannot open the database ({error})") from None
+
+    def close(self) -> None:
+        self.db.conn.close()
+
+    # -- writing -------------------------------------------------------------------------
+
+    def save(
+        self,
+        record: dict,
+        *,
+        observed_utc: str | None = None,
+        source_kind: str,
+        source_ref: str | None = None,
+        raw: bytes | None = None,
+        source_version: int | None = None,
+        module_labels: list[str] | None = None,
+        run_id: int | None = None,
+        checked_utc: str | None = None,
+    ) -> Saved:
+        """Store one observation of a trial; returns what it did.
+
+        The snapshot goes into the trial's timeline at `observed_utc`: it is written only when
+        its record differs from the snapshot before it and the one after it.  The snapshot
+        after it, if any, gets its change rows recomputed against it.
+        """
+        observed_utc = observed_utc or now_utc()
+        checked_utc = checked_utc or now_utc()
+        nct_id = record["nct_id"]
+        digest = content_hash(record)
+        with self.db.atomic():
+            before = self._neighbour(nct_id, observed_utc, before=True)
+            after = self._neighbour(nct_id, observed_utc, before=False)
+            if before and before["content_hash"] == digest:
+                result = Saved(nct_id, "unchanged", before["id"])
+            elif after and after["content_hash"] == digest:
+                # Seen earlier than we knew: the state it records began at `observed_utc`.
+                self.db.execute("UPDATE snapshots SET observed_utc = ? WHERE id = ?", [observed_utc, after["id"]])
+                self.db.execute("UPDATE changes SET observed_utc = ? WHERE snapshot_id = ?", [observed_utc, after["id"]])
+                result = Saved(nct_id, "unchanged", after["id"])
+            else:
+                self._ensure_trial(nct_id, observed_utc)
+                changes = diff_records(json.loads(before["record"]), record) if before else []
+                for change in changes:
+                    change["observed_at"] = observed_utc
+                snapshot_id = self.db["snapshots"].insert(
+                    {
+                        "nct_id": nct_id,
+                        "observed_utc": observed_utc,
+                        "last_updated": record.get("last_updated"),
+                        "status": record.get("status"),
+                        "source_kind": source_kind,
+                        "source_ref": source_ref,
+                        "source_version": source_version,
+                        "module_labels": json.dumps(module_labels) if module_labels is not None else None,
+                        "content_hash": digest,
+                        "record": canonical_json(record),
+                        "raw": zlib.compress(raw, 6) if raw is not None else None,
+                        "raw_encoding": "zlib" if raw is not None else None,
+                        "change_count": len(changes),
+                    }
+                ).last_pk
+                self._insert_changes(snapshot_id, observed_utc, changes)
+                if after:
+                    self._rediff(after, record)
+                result = Saved(nct_id, "changed" if before else "new", snapshot_id, changes)
+            self.db["checks"].insert(
+                {
+                    "nct_id": nct_id,
+                    "checked_utc": checked_utc,
+                    "source_kind": source_kind,
+                    "source_ref": source_ref,
+                    "outcome": result.outcome,
+                    "snapshot_id": result.snapshot_id,
+                    "error": None,
+                    "run_id": run_id,
+                }
+            )
+            self._refresh_trial(nct_id, checked_utc)
+        return result
+
+    def record_failure(
+        self, nct_id: str | None, *, source_kind: str, source_ref: str | None, error: str,
+        run_id: int | None = None, checked_utc: str | None = None,
+    ) -> None:
+        """A check that failed: why, and of what; nothing else is written."""
+        with self.db.atomic():
+            self.db["checks"].insert(
+                {
+                    "nct_id": nct_id,
+                    "checked_utc": checked_utc or now_utc(),
+                    "source_kind": source_kind,
+                    "source_ref": source_ref,
+                    "outcome": "failed",
+                    "snapshot_id": None,
+                    "error": error,
+                    "run_id": run_id,
+                }
+            )
+
+    def _neighbour(self, nct_id: str, observed_utc: str, *, before: bool):
+        if before:
+            sql = ("SELECT id, content_hash, record FROM snapshots WHERE nct_id = ? AND observed_utc <= ? "
+                   "ORDER BY observed_utc DESC, id DESC LIMIT 1")
+        else:
+            sql = ("SELECT id, content_hash, record FROM snapshots WHERE nct_id = ? AND observed_utc > ? "
+                   "ORDER BY observed_utc, id LIMIT 1")
+        row = self.db.execute(sql, [nct_id, observed_utc]).fetchone()
+        return dict(zip(("id", "content_hash", "record"), row)) if row else None
+
+    def _ensure_trial(self, nct_id: str, observed_utc: str) -> None:
+        self.db.execute(
+            "INSERT OR IGNORE INTO trials (nct_id, first_seen_utc, snapshot_count) VALUES (?, ?, 0)",
+            [nct_id, observed_utc],
+        )
+
+    def _insert_changes(self, snapshot_id: int, observed_utc: str, changes: list[dict]) -> None:
+        rows = []
+        for change in changes:
+            row = {k: v for k, v in change.items() if k != "observed_at"}
+            row.update(snapshot_id=snapshot_id, observed_utc=observed_utc)
+            for column in JSON_CHANGE_COLUMNS:
+                if row[column] is not None:
+                    row[column] = json.dumps(row[column], ensure_ascii=False, sort_keys=True)
+            for column in ("became_actual", "precision_changed"):
+                if row[column] is not None:
+                    row[column] = int(row[column])
+            rows.append(row)
+        if rows:
+            self.db["changes"].insert_all(rows)
+
+    def _rediff(self, snapshot: dict, previous_record: dict) -> None:
+        """Recompute a snapshot's change rows against a newly inserted predecessor."""
+        observed = self.db.execute("SELECT observed_utc FROM snapshots WHERE id = ?", [snapshot["id"]]).fetchone()[0]
+        changes = diff_records(previous_record, json.loads(snapshot["record"]))
+        self.db.execute("DELETE FROM changes WHERE snapshot_id = ?", [snapshot["id"]])
+        self._insert_changes(snapshot["id"], observed, changes)
+        self.db.execute("UPDATE snapshots SET change_count = ? WHERE id = ?", [len(changes), snapshot["id"]])
+
+    def _refresh_trial(self, nct_id: str, checked_utc: str) -> None:
+        """The trial's current row: each column from the newest snapshot whose source carries it."""
+        values: dict = {}
+        latest_id = None
+        for snapshot_id, text in self.db.execute(
+            "SELECT id, record FROM snapshots WHERE nct_id = ? ORDER BY observed_utc DESC, id DESC", [nct_id]
+        ):
+            record = json.loads(text)
+            latest_id = latest_id or snapshot_id
+            for column, (path, read) in TRIAL_COLUMNS.items():
+                if column not in values and not _unknown(record, path):
+                    values[column] = read(record)
+            if len(values) == len(TRIAL_COLUMNS):
+                break
+        if latest_id is None:
+            return
+        stats = self.db.execute(
+            "SELECT count(*), min(observed_utc), max(CASE WHEN change_count > 0 THEN observed_utc END) "
+            "FROM snapshots WHERE nct_id = ?",
+            [nct_id],
+        ).fetchone()
+        values.update(
+            snapshot_count=stats[0], first_seen_utc=stats[1], last_changed_utc=stats[2] or stats[1],
+            latest_snapshot_id=latest_id, last_checked_utc=checked_utc,
+        )
+        assignments = ", ".join(f"{column} = ?" for column in values)
+        self.db.execute(f"UPDATE trials SET {assignments} WHERE nct_id = ?", [*values.values(), nct_id])
+
+    # -- reading -------------------------------------------------------------------------
+
+    def has_trial(self, nct_id: str) -> bool:
+        return self.db.execute("SELECT 1 FROM trials WHERE nct_id = ?", [nct_id]).fetchone() is not None
+
+    def history(self, nct_id: str) -> list[dict]:
+        """One entry per snapshot of a trial, oldest first."""
+        sql = (
+            "SELECT id AS snapshot_id, observed_utc AS observed_at, last_updated, source_kind, source_ref, "
+            "source_version, status, json_extract(record, '$.enrollment') AS enrollment, change_count "
+            "FROM snapshots WHERE nct_id = ? ORDER BY observed_utc, id"
+        )
+        rows = []
+        for row in self.db.query(sql, [nct_id]):
+            row["enrollment"] = json.loads(row["enrollment"]) if row["enrollment"] else None
+            rows.append(row)
+        return rows
+
+    def record_at(self, nct_id: str, at: str | None = None) -> dict | None:
+        """The record as it stood at `at` (UTC instant text), or the latest."""
+        row = self.db.execute(
+            "SELECT record FROM snapshots WHERE nct_id = ? AND observed_utc <= ? ORDER BY observed_utc DESC, id DESC LIMIT 1",
+            [nct_id, at or "9999"],
+        ).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def changes(
+        self, nct_ids=None, *, since: str | None = None, categories=None, severities=None, newest_first=False,
+    ) -> list[dict]:
+        """Stored changes as change dicts (the keys of diff.CHANGE_KEYS), grouped by snapshot."""
+        where, params = [], []
+        for column, values in (("nct_id", nct_ids), ("category", categories), ("severity", severities)):
+            if values:
+                where.append(f"{column} IN ({', '.join('?' for _ in values)})")
+                params.extend(values)
+        if since:
+            where.append("observed_utc >= ?")
+            params.append(since)
+        order = "DESC" if newest_first else ""
+        sql = "SELECT * FROM changes" + (" WHERE " + " AND ".join(where) if where else "") + (
+            f" ORDER BY observed_utc {order}, snapshot_id {order}, id"
+        )
+        rows = [self._change_dict(row) for row in self.db.query(sql, params)]
+        # Within one snapshot: status, dates and enrollment first.
+        groups: dict[int, list] = {}
+        for row in rows:
+            groups.setdefault(row.pop("snapshot_id"), []).append(row)
+        return [change for group in groups.values() for change in sorted(group, key=sort_key)]
+
+    @staticmethod
+    def _change_dict(row: dict) -> dict:
+        out = {"nct_id": row["nct_id"], "observed_at": row["observed_utc"], "snapshot_id": row["snapshot_id"]}
+        for key in ("category", "severity", "field", "item", "kind", "old", "new", "summary", "shift_days",
+                    "old_type", "new_type", "became_actual", "precision_changed", "percent_change",
+                    "lines_added", "lines_removed"):
+            value = row[key]
+            if key in JSON_CHANGE_COLUMNS and value is not None:
+                value = json.loads(value)
+            if key in ("became_actual", "precision_changed") and value is not None:
+                value = bool(value)
+            out[key] = value
+        return out
