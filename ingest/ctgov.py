@@ -1,0 +1,340 @@
+"""ClinicalTrials.gov API v2 study JSON → trial record.
+
+`map_study` is pure and built for bulk use (hundreds of thousands of records): plain dict
+look-ups through small type-checking accessors, no copies of the input.  The API carries
+every field of the record, so `unknown` is always empty; a module or key the study lacks is
+shown as absent (``None`` or ``[]``).
+
+Wrongly typed input never raises anything but InputError: the required fields (NCT id, brief
+title, overall status) must be strings, and an optional value of the wrong type (a string
+where an object belongs, a number where text belongs, a list item that is not an object) is
+read as absent.
+"""
+
+from __future__ import annotations
+
+import re
+
+from .criteria import split_criteria
+from .errors import InputError
+
+_NO_DICT: dict = {}  # shared, never written to
+_NO_LIST: tuple = ()
+_NCT = re.compile(r"^NCT\d{8}$", re.IGNORECASE)
+
+# InterventionType labels as the registry writes them in armGroups[].interventionNames.
+_INTERVENTION_LABELS = frozenset({
+    "Drug", "Biological", "Device", "Other", "Procedure", "Behavioral", "Radiation", "Genetic",
+    "Dietary Supplement", "Combination Product", "Diagnostic Test",
+})
+
+
+def _d(value) -> dict:
+    """`value` if it is an object, else an empty one."""
+    return value if type(value) is dict else _NO_DICT
+
+
+def _l(value):
+    """`value` if it is a list, else an empty sequence."""
+    return value if type(value) is list else _NO_LIST
+
+
+def _s(value) -> str | None:
+    """`value` if it is text, else None."""
+    return value if type(value) is str else None
+
+
+def _strs(value) -> list[str]:
+    """The text items of a list (anything else dropped)."""
+    return [item for item in _l(value) if type(item) is str]
+
+
+def _dicts(value) -> list[dict]:
+    """The object items of a list (anything else dropped)."""
+    return [item for item in _l(value) if type(item) is dict]
+
+
+def _bool(value) -> bool | None:
+    return value if type(value) is bool else None
+
+
+def _dated(struct) -> dict | None:
+    """A date struct → `{"date", "type"}`, the date exactly as given; None without a date."""
+    struct = _d(struct)
+    date = _s(struct.get("date"))
+    if date is None:
+        return None
+    return {"date": date, "type": _s(struct.get("type"))}
+
+
+def _intervention_name(name: str) -> str:
+    """`Drug: Placebo` → `Placebo`; a prefix that is not an intervention type stays."""
+    label, sep, rest = name.partition(": ")
+    return rest if sep and label in _INTERVENTION_LABELS else name
+
+
+def _phone(contact: dict) -> str | None:
+    phone = _s(contact.get("phone"))
+    ext = _s(contact.get("phoneExt"))
+    if ext:
+        return f"{phone} ext {ext}" if phone else f"ext {ext}"
+    return phone
+
+
+def _outcomes(items) -> list[dict]:
+    return [
+        {
+            "measure": _s(o.get("measure")),
+            "time_frame": _s(o.get("timeFrame")),
+            "description": _s(o.get("description")),
+        }
+        for o in _dicts(items)
+    ]
+
+
+def _locations(items) -> list[dict]:
+    """Sites `{facility, city, state, country, status}`.  The hot loop (a study can list over
+    a thousand sites), so the text check is inlined rather than a call to `_s`."""
+    out = []
+    for loc in _l(items):
+        if type(loc) is dict:
+            get = loc.get
+            out.append({
+                "facility": f if type(f := get("facility")) is str else None,
+                "city": c if type(c := get("city")) is str else None,
+                "state": s if type(s := get("state")) is str else None,
+                "country": n if type(n := get("country")) is str else None,
+                "status": t if type(t := get("status")) is str else None,
+            })
+    return out
+
+
+def _study_label(ident: dict) -> str:
+    """How an error names a study: its NCT id, else its brief title."""
+    nct = _s(ident.get("nctId"))
+    if nct:
+        return repr(nct[:40])
+    title = _s(ident.get("briefTitle"))
+    return f"study {title[:80]!r}" if title else "study without nctId or briefTitle"
+
+
+def map_study(study: dict) -> dict:
+    """One API v2 study object → a trial record (every key of `record.empty_record()`).
+
+    Raises InputError (one line) when the study is not an object or lacks its NCT id,
+    brief title or overall status.
+    """
+    if type(study) is not dict:
+        raise InputError(f"not a ClinicalTrials.gov study object (got {type(study).__name__})")
+    protocol = _d(study.get("protocolSection"))
+    ident = _d(protocol.get("identificationModule"))
+    status_mod = _d(protocol.get("statusModule"))
+
+    nct_id = _s(ident.get("nctId"))
+    title = _s(ident.get("briefTitle"))
+    status = _s(status_mod.get("overallStatus"))
+    if not nct_id or not title or not status:
+        missing = [
+            path for path, value in (
+                ("protocolSection.identificationModule.nctId", nct_id),
+                ("protocolSection.identificationModule.briefTitle", title),
+                ("protocolSection.statusModule.overallStatus", status),
+            ) if not value
+        ]
+        raise InputError(f"{_study_label(ident)}: missing or not text: {', '.join(missing)}")
+    if not _NCT.match(nct_id):
+        raise InputError(f"{nct_id[:40]!r}: nctId is not an NCT id (NCT followed by 8 digits)")
+
+    design_mod = _d(protocol.get("designModule"))
+    design_info = _d(design_mod.get("designInfo"))
+    masking = _d(design_info.get("maskingInfo"))
+    conditions_mod = _d(protocol.get("conditionsModule"))
+    description_mod = _d(protocol.get("descriptionModule"))
+    arms_mod = _d(protocol.get("armsInterventionsModule"))
+    elig_mod = _d(protocol.get("eligibilityModule"))
+    sponsor_mod = _d(protocol.get("sponsorCollaboratorsModule"))
+    contacts_mod = _d(protocol.get("contactsLocationsModule"))
+    outcomes_mod = _d(protocol.get("outcomesModule"))
+
+    other_ids = []
+    org_id = _d(ident.get("orgStudyIdInfo"))
+    if org_id:
+        other_ids.append({
+            "id": _s(org_id.get("id")),
+            "type": _s(org_id.get("type")),
+            "source": "org_study_id",
+            "domain": None,
+        })
+    for sid in _dicts(ident.get("secondaryIdInfos")):
+        other_ids.append({
+            "id": _s(sid.get("id")),
+            "type": _s(sid.get("type")),
+            "source": "secondary_id",
+            "domain": _s(sid.get("domain")),
+        })
+
+    enrollment_info = _d(design_mod.get("enrollmentInfo"))
+    count = enrollment_info.get("count")
+    count = count if type(count) is int else None
+    enrollment_type = _s(enrollment_info.get("type"))
+    enrollment = (
+        None if count is None and enrollment_type is None
+        else {"count": count, "type": enrollment_type}
+    )
+
+    inclusion, exclusion, other = split_criteria(_s(elig_mod.get("eligibilityCriteria")))
+
+    lead = _d(sponsor_mod.get("leadSponsor"))
+    lead_sponsor = (
+        {"name": _s(lead.get("name")), "class": _s(lead.get("class"))} if lead else None
+    )
+    party = _d(sponsor_mod.get("responsibleParty"))
+    responsible_party = (
+        {
+            "type": _s(party.get("type")),
+            "investigator_name": _s(party.get("investigatorFullName")) or _s(party.get("oldNameTitle")),
+            "investigator_title": _s(party.get("investigatorTitle")),
+            "investigator_affiliation": (
+                _s(party.get("investigatorAffiliation")) or _s(party.get("oldOrganization"))
+            ),
+        }
+        if party else None
+    )
+
+    has_results = study.get("hasResults")
+
+    return {
+        "nct_id": nct_id.upper(),
+        "title": title,
+        "official_title": _s(ident.get("officialTitle")),
+        "acronym": _s(ident.get("acronym")),
+        "status": status,
+        "why_stopped": _s(status_mod.get("whyStopped")),
+        "phases": _strs(design_mod.get("phases")),
+        "study_type": _s(design_mod.get("studyType")),
+        "has_results": has_results if type(has_results) is bool else False,
+        "last_updated": _s(_d(status_mod.get("lastUpdatePostDateStruct")).get("date")),
+        "first_posted": _s(_d(status_mod.get("studyFirstPostDateStruct")).get("date")),
+        "results_first_posted": _s(_d(status_mod.get("resultsFirstPostDateStruct")).get("date")),
+        "start_date": _dated(status_mod.get("startDateStruct")),
+        "primary_completion_date": _dated(status_mod.get("primaryCompletionDateStruct")),
+        "completion_date": _dated(status_mod.get("completionDateStruct")),
+        "enrollment": enrollment,
+        "conditions": _strs(conditions_mod.get("conditions")),
+        "keywords": _strs(conditions_mod.get("keywords")),
+        "summary": _s(description_mod.get("briefSummary")),
+        "description": _s(description_mod.get("detailedDescription")),
+        "design": {
+            "allocation": _s(design_info.get("allocation")),
+            "intervention_model": _s(design_info.get("interventionModel")),
+            "primary_purpose": _s(design_info.get("primaryPurpose")),
+            "masking": _s(masking.get("masking")),
+            "who_masked": _strs(masking.get("whoMasked")),
+            "observational_model": _s(design_info.get("observationalModel")),
+            "time_perspective": _s(design_info.get("timePerspective")),
+        },
+        "arms": [
+            {
+                "label": _s(arm.get("label")),
+                "type": _s(arm.get("type")),
+                "description": _s(arm.get("description")),
+                "interventions": [
+                    _intervention_name(name) for name in _strs(arm.get("interventionNames"))
+                ],
+            }
+            for arm in _dicts(arms_mod.get("armGroups"))
+        ],
+        "interventions": [
+            {
+                "name": _s(item.get("name")),
+                "type": _s(item.get("type")),
+                "description": _s(item.get("description")),
+                "other_names": _strs(item.get("otherNames")),
+            }
+            for item in _dicts(arms_mod.get("interventions"))
+        ],
+        "eligibility": {
+            "inclusion": inclusion,
+            "exclusion": exclusion,
+            "other": other,
+            "minimum_age": _s(elig_mod.get("minimumAge")),
+            "maximum_age": _s(elig_mod.get("maximumAge")),
+            "sex": _s(elig_mod.get("sex")),
+            "healthy_volunteers": _bool(elig_mod.get("healthyVolunteers")),
+        },
+        "lead_sponsor": lead_sponsor,
+        "collaborators": [
+            {"name": _s(c.get("name")), "class": _s(c.get("class"))}
+            for c in _dicts(sponsor_mod.get("collaborators"))
+        ],
+        "responsible_party": responsible_party,
+        "central_contacts": [
+            {
+                "name": _s(c.get("name")),
+                "role": _s(c.get("role")),
+                "phone": _phone(c),
+                "email": _s(c.get("email")),
+            }
+            for c in _dicts(contacts_mod.get("centralContacts"))
+        ],
+        "overall_officials": [
+            {"name": _s(o.get("name")), "affiliation": _s(o.get("affiliation")), "role": _s(o.get("role"))}
+            for o in _dicts(contacts_mod.get("overallOfficials"))
+        ],
+        "other_ids": other_ids,
+        "outcomes": {
+            "primary": _outcomes(outcomes_mod.get("primaryOutcomes")),
+            "secondary": _outcomes(outcomes_mod.get("secondaryOutcomes")),
+            "other": _outcomes(outcomes_mod.get("otherOutcomes")),
+        },
+        "locations": _locations(contacts_mod.get("locations")),
+        "references": [
+            {"pmid": _s(r.get("pmid")), "type": _s(r.get("type")), "citation": _s(r.get("citation"))}
+            for r in _dicts(_d(protocol.get("referencesModule")).get("references"))
+        ],
+        "extra_sections": {},
+        "unknown": [],
+    }
+
+
+def _is_study(obj) -> bool:
+    return type(obj) is dict and "protocolSection" in obj
+
+
+def _studies_in(items, name: str, where: str) -> list[dict]:
+    if type(items) is not list:
+        raise InputError(f"{name}: {where} is not a list (got {type(items).__name__})")
+    for i, item in enumerate(items):
+        if not _is_study(item):
+            raise InputError(f"{name}: {where}[{i}] is not a study object (no protocolSection)")
+    return items
+
+
+def studies_from_json(obj, name: str) -> list[dict]:
+    """The study objects in parsed API v2 JSON.
+
+    Accepts a study object (`GET /api/v2/studies/{nctId}`), a `/studies` page
+    (`{"studies": [...], "nextPageToken": ...}`), a history version body
+    (`{"studyVersion": N, "study": {...}}`) or a JSON list of study objects.
+    Anything else is an InputError naming `name`.
+    """
+    if type(obj) is dict:
+        if "protocolSection" in obj:
+            return [obj]
+        if "studies" in obj:
+            return _studies_in(obj["studies"], name, "studies")
+        if "study" in obj and "studyVersion" in obj:
+            if not _is_study(obj["study"]):
+                raise InputError(f"{name}: 'study' of the history version is not a study object (no protocolSection)")
+            return [obj["study"]]
+        keys = ", ".join(repr(k)[:40] for k in list(obj)[:5]) or "none"
+        raise InputError(
+            f"{name}: not a ClinicalTrials.gov study, /studies page or history version "
+            f"(no protocolSection, studies or studyVersion/study key; keys: {keys[:200]})"
+        )
+    if type(obj) is list:
+        return _studies_in(obj, name, "list")
+    raise InputError(
+        f"{name}: not a ClinicalTrials.gov study, /studies page or history version "
+        f"(got a JSON {type(obj).__name__})"
+    )
