@@ -1,0 +1,430 @@
+"""The one HTTP client: the ClinicalTrials.gov API v2 and saved trial pages.  Knows no database.
+
+Every request goes through `Registry._get`: one `requests.Session` with a User-Agent naming
+trialwatch and its version, a timeout on every request, a politeness delay (at most `rate`
+requests a second), query strings only through `params=`, and bounded retries with exponential
+backoff and jitter that honour `Retry-After`.
+
+Retries are a small explicit loop rather than urllib3's `Retry` on an `HTTPAdapter`, because:
+urllib3 honours `Retry-After` only on 413/429/503 (not on 403, which ClinicalTrials.gov's CDN
+sends when it throttles) and never caps it; its retries bypass our politeness delay and our
+`requests_made` count, though each is a request to the registry; a body cut short is noticed by
+requests after urllib3 has returned, so urllib3 would never retry it; and when it gives up it
+raises a `MaxRetryError` whose text is a long repr, where we want one line naming the URL or
+ids and the last status or error.
+
+Errors: a 404 is an answer (`FetchError` "no such trial"), a 400 is bad input (`InputError` with
+the API's message), retries exhausted or an answer that is not JSON is a `FetchError`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import email.utils
+import json
+import random
+import re
+import time
+from datetime import datetime, timezone
+from importlib import metadata
+from typing import Callable, Iterable, Iterator, Mapping
+from urllib.parse import urlsplit
+
+import requests
+
+from .errors import FetchError, InputError
+from .ids import normalize_nct_id
+
+DEFAULT_BASE_URL = "https://clinicaltrials.gov"
+PROJECT_URL = "https://github.com/trialwatch/trialwatch"
+
+RETRY_STATUSES = frozenset({403, 429, 500, 502, 503, 504})
+BACKOFF_CAP = 60.0  # seconds: the longest wait between tries we choose ourselves
+RETRY_AFTER_CAP = 300.0  # seconds: the longest wait a server's Retry-After can ask of us
+BATCH_SIZE = 1000  # ids per /studies request; also the API's largest page
+
+# The query parameters of GET /api/v2/studies (ctg-oas-v2.0.5.yaml).
+SEARCH_PARAMS = frozenset(
+    {
+        "format", "markupFormat",
+        "query.cond", "query.term", "query.locn", "query.titles", "query.intr", "query.outc",
+        "query.spons", "query.lead", "query.id", "query.patient",
+        "filter.overallStatus", "filter.geo", "filter.ids", "filter.advanced", "filter.synonyms",
+        "postFilter.overallStatus", "postFilter.geo", "postFilter.ids", "postFilter.advanced",
+        "postFilter.synonyms",
+        "aggFilters", "geoDecay", "fields", "sort", "countTotal", "pageSize", "pageToken",
+    }
+)  # fmt: skip
+_NARROWING = ("query.", "filter.", "postFilter.", "aggFilters")
+_BATCH_OWNED = ("filter.ids", "pageSize", "pageToken", "format")
+
+_TRANSIENT = (
+    requests.ConnectionError,
+    requests.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+    requests.exceptions.ContentDecodingError,
+)
+
+
+def user_agent() -> str:
+    try:
+        version = metadata.version("trialwatch")
+    except metadata.PackageNotFoundError:
+        version = "0+unknown"
+    return f"trialwatch/{version} (+{PROJECT_URL})"
+
+
+def check_http_url(url: str, what: str = "URL") -> str:
+    """The URL itself if it is http(s) with a host; otherwise an InputError."""
+    parts = urlsplit(url) if isinstance(url, str) else None
+    if parts is None or parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        raise InputError(f"{url!r} is not an http(s) {what}")
+    return url
+
+
+def validate_search_params(params: Mapping[str, object]) -> dict[str, str]:
+    """Check the names against GET /studies' parameters; return them as query-string values.
+
+    An unknown name is an InputError naming it.  Lists become comma-separated (the API's form
+    for array parameters), booleans `true`/`false`.
+    """
+    clean: dict[str, str] = {}
+    for name, value in params.items():
+        if name not in SEARCH_PARAMS:
+            close = difflib.get_close_matches(str(name), sorted(SEARCH_PARAMS), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise InputError(f"unknown ClinicalTrials.gov search parameter {name!r}{hint}")
+        clean[name] = _param_text(value)
+    return clean
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """Seconds to wait for a `Retry-After` header (seconds or an HTTP date), capped; None if unusable."""
+    if not value or not value.strip():
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=timezone.utc)
+        seconds = (when - datetime.now(timezone.utc)).total_seconds()
+    if seconds != seconds:  # NaN
+        return None
+    return min(max(seconds, 0.0), RETRY_AFTER_CAP)
+
+
+class Registry:
+    """ClinicalTrials.gov over HTTP, politely.
+
+    `rate`: at most this many requests a second (None or 0: no delay).  `timeout`: seconds, on
+    every request.  `max_tries`: tries in all for one request.  `backoff`: the first retry's
+    wait in seconds, doubled each try (with jitter, capped at 60 s) unless the server sends
+    `Retry-After`.  `progress`: optional callable given one line of text whenever the client
+    waits to retry, so the CLI can show it on stderr.
+    """
+
+    batch_size = BATCH_SIZE
+
+    def __init__(
+        self,
+        base_url: str = DEFAULT_BASE_URL,
+        rate: float | None = 1.0,
+        timeout: float = 30.0,
+        max_tries: int = 5,
+        progress: Callable[[str], None] | None = None,
+        backoff: float = 1.0,
+    ):
+        self.base_url = check_http_url(base_url, "registry URL").rstrip("/")
+        if rate is not None and rate < 0:
+            raise InputError(f"rate must be a positive number of requests a second, not {rate!r}")
+        if not timeout or timeout <= 0:
+            raise InputError(f"timeout must be a positive number of seconds, not {timeout!r}")
+        if not isinstance(max_tries, int) or max_tries < 1:
+            raise InputError(f"max_tries must be at least 1, not {max_tries!r}")
+        self.rate = rate or None
+        self.timeout = timeout
+        self.max_tries = max_tries
+        self.backoff = backoff
+        self.progress = progress
+        self.requests_made = 0
+        self.session = requests.Session()
+        self.session.headers["User-Agent"] = user_agent()
+        self._last_start: float | None = None
+        self._random = random.Random()
+        self._clock = time.monotonic
+        self._sleep = time.sleep
+
+    def close(self) -> None:
+        self.session.close()
+
+    def __enter__(self) -> Registry:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- the API ---------------------------------------------------------------------------
+
+    def study(self, nct_id: str) -> dict:
+        """GET /api/v2/studies/{id}: the study object (an alias id is redirected to its trial)."""
+        nct_id = normalize_nct_id(nct_id)
+        data = self._get_json(self._api(f"/api/v2/studies/{nct_id}"), what=nct_id, nct_id=nct_id)
+        if not isinstance(data, dict) or not isinstance(data.get("protocolSection"), dict):
+            raise FetchError(f"{nct_id}: answer is not a study (no protocolSection)", nct_id)
+        ids = _study_ids(data)
+        if not ids:
+            raise FetchError(f"{nct_id}: answer has no protocolSection.identificationModule.nctId", nct_id)
+        if nct_id not in ids:
+            raise FetchError(f"{nct_id}: ClinicalTrials.gov answered with another trial ({ids[0]})", nct_id)
+        return data
+
+    def studies(
+        self,
+        nct_ids: Iterable[str],
+        *,
+        extra_params: Mapping[str, object] | None = None,
+        fill_missing: bool | None = None,
+    ) -> Iterator[tuple[str, dict | FetchError]]:
+        """(nct_id, study) for every id, or (nct_id, FetchError) for one that could not be had.
+
+        Asks GET /api/v2/studies with `filter.ids` for up to 1,000 ids a request, following
+        `nextPageToken`.  Ids the answer lacks are then asked for one by one, so a dropped
+        trial is reported by name; `fill_missing` defaults to that unless `extra_params`
+        narrows the answer (query.*, filter.*, postFilter.*, aggFilters), where a missing id is
+        one the filter left out and is not yielded.  If a batch request fails (retries
+        exhausted, an answer not JSON), every id of that batch not yet yielded gets a
+        FetchError, and the next batch goes on.  Each id is yielded under the id asked for
+        (an alias id arrives with its trial's study object).  Bad ids or parameters raise
+        InputError at the call, before any request.
+        """
+        ids = list(dict.fromkeys(normalize_nct_id(nct_id) for nct_id in nct_ids))
+        extra = validate_search_params(extra_params or {})
+        owned = [name for name in _BATCH_OWNED if name in extra]
+        if owned:
+            raise InputError(f"studies() sets {', '.join(owned)} itself; leave it out of extra_params")
+        if fill_missing is None:
+            fill_missing = not any(name.startswith(_NARROWING) for name in extra)
+        return self._studies(ids, extra, fill_missing)
+
+    def search(self, params: Mapping[str, object]) -> Iterator[dict]:
+        """Every study of a search: GET /api/v2/studies with `params`, pageSize 1000, all pages."""
+        clean = validate_search_params(params)
+        if clean.get("format", "json") != "json":
+            raise InputError(f"search results must be JSON, not format={clean['format']!r}")
+        clean.setdefault("pageSize", str(BATCH_SIZE))
+        what = f"search {_summary(clean)}"
+        return self._pages(self._api("/api/v2/studies"), clean, what)
+
+    def version(self) -> dict:
+        """GET /api/v2/version: {"apiVersion": …, "dataTimestamp": …}."""
+        url = self._api("/api/v2/version")
+        data = self._get_json(url, what=url)
+        if not isinstance(data, dict) or "apiVersion" not in data:
+            raise FetchError(f"{url}: answer has no apiVersion")
+        return data
+
+    def history(self, nct_id: str) -> dict:
+        """GET /api/int/studies/{id}?history=true: the record's version list (`history.changes`)."""
+        nct_id = normalize_nct_id(nct_id)
+        url = self._api(f"/api/int/studies/{nct_id}")
+        data = self._get_json(url, params={"history": "true"}, what=f"{nct_id} history", nct_id=nct_id)
+        if not isinstance(data, dict) or not isinstance(data.get("history"), dict):
+            raise FetchError(f"{nct_id} history: answer has no history object", nct_id)
+        return data
+
+    def history_version(self, nct_id: str, version: int) -> dict:
+        """GET /api/int/studies/{id}/history/{version}: {"studyVersion": N, "study": {…}}."""
+        nct_id = normalize_nct_id(nct_id)
+        if isinstance(version, bool) or not isinstance(version, int) or version < 0:
+            raise InputError(f"{nct_id}: history version must be a whole number from 0, not {version!r}")
+        url = self._api(f"/api/int/studies/{nct_id}/history/{version}")
+        what = f"{nct_id} version {version}"
+        data = self._get_json(url, what=what, nct_id=nct_id)
+        if not isinstance(data, dict) or not isinstance(data.get("study"), dict):
+            raise FetchError(f"{what}: answer has no study object", nct_id)
+        return data
+
+    def fetch_url(self, url: str) -> tuple[bytes, str]:
+        """GET an http(s) page (a saved trial page): (body, Content-Type)."""
+        url = check_http_url(url, "page URL")
+        response = self._get(url, what=url)
+        self._check_status(response, what=url)
+        return response.content, response.headers.get("Content-Type", "")
+
+    # -- batches and pages -----------------------------------------------------------------
+
+    def _studies(self, ids: list[str], extra: dict[str, str], fill_missing: bool) -> Iterator[tuple[str, dict | FetchError]]:
+        for start in range(0, len(ids), self.batch_size):
+            yield from self._batch(ids[start : start + self.batch_size], extra, fill_missing)
+
+    def _batch(self, ids: list[str], extra: dict[str, str], fill_missing: bool) -> Iterator[tuple[str, dict | FetchError]]:
+        wanted, done = set(ids), set()
+        params = {**extra, "filter.ids": ",".join(ids), "pageSize": str(BATCH_SIZE)}
+        what = f"batch of {len(ids)} trials ({_sample(ids)})"
+        try:
+            for study in self._pages(self._api("/api/v2/studies"), params, what):
+                for nct_id in _study_ids(study):
+                    if nct_id in wanted and nct_id not in done:
+                        done.add(nct_id)
+                        yield nct_id, study
+        except FetchError as error:
+            for nct_id in ids:
+                if nct_id not in done:
+                    yield nct_id, FetchError(f"{nct_id}: {error}", nct_id)
+            return
+        if fill_missing:
+            for nct_id in ids:
+                if nct_id not in done:
+                    try:
+                        yield nct_id, self.study(nct_id)
+                    except FetchError as error:
+                        yield nct_id, error
+
+    def _pages(self, url: str, params: dict[str, str], what: str) -> Iterator[dict]:
+        token, seen = None, set()
+        while True:
+            page_params = {**params, "pageToken": token} if token else params
+            data = self._get_json(url, params=page_params, what=what)
+            studies = data.get("studies", []) if isinstance(data, dict) else None
+            if not isinstance(studies, list) or not all(isinstance(study, dict) for study in studies):
+                raise FetchError(f"{what}: answer is not a page of studies (no 'studies' list)")
+            yield from studies
+            token = data.get("nextPageToken")
+            if not token:
+                return
+            if token in seen:
+                raise FetchError(f"{what}: ClinicalTrials.gov repeated page token {token!r}")
+            seen.add(token)
+
+    # -- one request -----------------------------------------------------------------------
+
+    def _api(self, path: str) -> str:
+        return self.base_url + path
+
+    def _get_json(self, url: str, *, params: dict | None = None, what: str, nct_id: str | None = None):
+        response = self._get(url, params=params, what=what, nct_id=nct_id, accept="application/json")
+        self._check_status(response, what=what, nct_id=nct_id)
+        try:
+            return json.loads(response.content)
+        except ValueError as error:  # JSONDecodeError and UnicodeDecodeError
+            raise FetchError(f"{what}: answer is not JSON: {error} ({_describe_body(response)})", nct_id) from None
+
+    def _get(
+        self,
+        url: str,
+        *,
+        params: dict | None = None,
+        what: str,
+        nct_id: str | None = None,
+        accept: str | None = None,
+    ) -> requests.Response:
+        """One GET, retried on 403/429/5xx and transport errors; any other answer is returned."""
+        headers = {"Accept": accept} if accept else None
+        last = ""
+        for attempt in range(1, self.max_tries + 1):
+            self._wait_turn()
+            self.requests_made += 1
+            wait = None
+            try:
+                response = self.session.get(url, params=params, headers=headers, timeout=self.timeout)
+            except _TRANSIENT as error:
+                last = _describe_error(error, self.timeout)
+            except requests.RequestException as error:
+                raise FetchError(f"{what}: {_describe_error(error, self.timeout)}", nct_id) from None
+            else:
+                if response.status_code not in RETRY_STATUSES:
+                    return response
+                last = f"HTTP {response.status_code}"
+                wait = retry_after_seconds(response.headers.get("Retry-After"))
+            if attempt == self.max_tries:
+                break
+            if wait is None:
+                wait = min(BACKOFF_CAP, self.backoff * 2 ** (attempt - 1) * self._random.uniform(0.5, 1.5))
+            if self.progress:
+                self.progress(f"{what}: {last}; try {attempt + 1} of {self.max_tries} in {wait:.1f} s")
+            self._sleep(wait)
+        where = urlsplit(url)._replace(query="", fragment="").geturl()
+        raise FetchError(f"{what}: gave up after {self.max_tries} tries (GET {where}): {last}", nct_id)
+
+    def _wait_turn(self) -> None:
+        """Politeness: start at most `rate` requests a second; the first does not wait."""
+        if not self.rate:
+            return
+        now = self._clock()
+        if self._last_start is not None:
+            wait = self._last_start + 1.0 / self.rate - now
+            if wait > 0:
+                self._sleep(wait)
+                now = self._clock()
+        self._last_start = now
+
+    @staticmethod
+    def _check_status(response: requests.Response, *, what: str, nct_id: str | None = None) -> None:
+        status = response.status_code
+        if 200 <= status < 300:
+            return
+        if status == 404:
+            if nct_id:
+                raise FetchError(f"{nct_id}: ClinicalTrials.gov has no such trial (HTTP 404)", nct_id)
+            raise FetchError(f"{what}: not found (HTTP 404)")
+        if status == 400:
+            message = _one_line(response.text) or "no message"
+            raise InputError(f"{what}: ClinicalTrials.gov rejected the request (HTTP 400): {message}")
+        raise FetchError(f"{what}: HTTP {status} {response.reason or ''}".rstrip(), nct_id)
+
+
+# -- small helpers -------------------------------------------------------------------------
+
+
+def _study_ids(study: dict) -> list[str]:
+    """The study's NCT id, then its aliases (upper case)."""
+    ident = (study.get("protocolSection") or {}).get("identificationModule") or {}
+    ids = [ident.get("nctId")] + list(ident.get("nctIdAliases") or [])
+    return [nct_id.strip().upper() for nct_id in ids if isinstance(nct_id, str) and nct_id.strip()]
+
+
+def _param_text(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return ",".join(_param_text(item) for item in value)
+    return str(value)
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def _sample(ids: list[str]) -> str:
+    return ", ".join(ids) if len(ids) <= 3 else f"{ids[0]}, {ids[1]} … {ids[-1]}"
+
+
+def _summary(params: Mapping[str, str]) -> str:
+    shown = {name: value for name, value in params.items() if name not in ("pageSize", "pageToken")}
+    return _one_line(" ".join(f"{name}={value}" for name, value in shown.items()), 120) or "(all studies)"
+
+
+def _describe_body(response: requests.Response) -> str:
+    kind = response.headers.get("Content-Type", "no Content-Type").split(";")[0].strip()
+    start = _one_line(response.content[:60].decode("utf-8", "replace"), 40)
+    return f"{kind}, {len(response.content):,} bytes, starting {start!r}"
+
+
+def _describe_error(error: requests.RequestException, timeout: float) -> str:
+    text = str(error)
+    if isinstance(error, requests.exceptions.ChunkedEncodingError):
+        return f"answer cut short ({_one_line(text, 120)})"
+    if isinstance(error, requests.ConnectTimeout):
+        return f"no connection within {timeout:g} s"
+    if isinstance(error, requests.ReadTimeout) or "Read timed out" in text:
+        return f"no answer within {timeout:g} s"
+    errno = re.search(r"\[Errno -?\d+\] [^'\")]+", text)
+    if errno:
+        return f"connection failed: {errno.group(0).strip()}"
+    return f"{type(error).__name__}: {_one_line(text, 160)}"
