@@ -119,14 +119,24 @@ def echo_err(message):
 @click.version_option(__version__, prog_name="trialwatch")
 @click.option("--db", envvar="TRIALWATCH_DB", default="trialwatch.db", show_default=True,
               type=click.Path(dir_okay=False), help="SQLite database (env TRIALWATCH_DB).")
+@click.option("--ctgov-url", envvar="TRIALWATCH_CTGOV_URL", default="https://clinicaltrials.gov", show_default=True,
+              help="ClinicalTrials.gov or a mirror (env TRIALWATCH_CTGOV_URL); API paths are appended.")
+@click.option("--rate", envvar="TRIALWATCH_RATE", type=click.FloatRange(min=0, min_open=True), default=1.0,
+              show_default=True, help="Politeness: at most this many requests a second (env TRIALWATCH_RATE).")
 @click.pass_context
-def cli(ctx, db):
+def cli(ctx, db, ctgov_url, rate):
     """Watch clinical-trial registry records change.
 
     Stores dated snapshots of trial records in SQLite and reports what changed and when:
     status, dates and enrollment first, then every other field.
     """
-    ctx.obj = {"db": db}
+    ctx.obj = {"db": db, "ctgov_url": ctgov_url, "rate": rate}
+
+
+def open_registry(ctx):
+    from ingest.http import Registry
+
+    return Registry(ctx.obj["ctgov_url"], rate=ctx.obj["rate"], progress=echo_err if sys.stderr.isatty() else None)
 
 
 @cli.command()
@@ -152,35 +162,43 @@ def parse(path):
 
 
 @cli.command()
-@click.argument("paths", nargs=-1, required=True)
-@click.option("--observed-at", help="When the input was observed (ISO 8601, UTC if no offset); default now.")
+@click.argument("targets", nargs=-1, required=True)
+@click.option("--observed-at", help="When saved inputs were observed (ISO 8601, UTC if no offset); default now.")
 @click.pass_context
-def ingest(ctx, paths, observed_at):
-    """Store dated snapshots of saved pages and API JSON files (files or folders).
+def ingest(ctx, targets, observed_at):
+    """Store dated snapshots of trials: files, folders, NCT ids or page URLs.
 
-    A snapshot is written only when a trial's record changed; every trial read is a check.
-    Exit 1 when some inputs failed (the others are stored), 2 for bad usage.
+    Files and folders (recursively) of saved pages and API JSON are read; NCT ids are fetched
+    from ClinicalTrials.gov in batches; http(s) page URLs are fetched and parsed like saved
+    pages. A snapshot is written only when a trial's record changed; every trial read is a
+    check. Exit 1 when some trials failed (the others are stored), 2 for bad usage.
 
     Example:
 
-        trialwatch ingest seeds/ --observed-at 2025-01-15
+        trialwatch ingest seeds/ NCT04267848 --observed-at 2025-01-15
     """
-    from ingest.sources import Failed, Inputs
+    from itertools import chain
+
+    from ingest.sources import Failed, Inputs, fetch_pages, fetch_trials, split_targets
 
     observed = instant(observed_at) if observed_at else None
+    nct_ids, urls, paths = split_targets(targets)
     inputs = Inputs(paths)
+    registry = open_registry(ctx) if nct_ids or urls else None
     store = open_store(ctx, create=True)
     counts = {"new": 0, "changed": 0, "unchanged": 0, "failed": 0}
-    with progress(inputs, len(inputs), "Ingesting") as bar:
+    work = chain(inputs, fetch_trials(registry, nct_ids) if nct_ids else (), fetch_pages(registry, urls) if urls else ())
+    with progress(work, len(inputs) + len(nct_ids) + len(urls), "Ingesting") as bar:
         for item in bar:
             if isinstance(item, Failed):
-                store.record_failure(item.nct_id, source_kind="file", source_ref=item.source_ref, error=item.error)
+                store.record_failure(item.nct_id, source_kind=item.source_kind, source_ref=item.source_ref,
+                                     error=item.error)
                 counts["failed"] += 1
                 echo_err(f"failed: {item.error}")
                 continue
             for warning in item.warnings:
                 echo_err(f"{item.source_ref}: warning: {warning}")
-            saved = store.save(item.record, observed_utc=observed, source_kind=item.source_kind,
+            saved = store.save(item.record, observed_utc=None if item.fetched else observed, source_kind=item.source_kind,
                                source_ref=item.source_ref, raw=item.raw)
             counts[saved.outcome] += 1
     checked = sum(counts.values())

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
@@ -26,6 +27,7 @@ class Parsed:
     source_kind: str
     source_ref: str
     warnings: list[str] = field(default_factory=list)
+    fetched: bool = False  # fetched just now (its observation time is now), not read from a saved file
 
 
 @dataclass
@@ -33,6 +35,7 @@ class Failed:
     source_ref: str
     error: str
     nct_id: str | None = None
+    source_kind: str = "file"
 
 
 def _decode(data: bytes, ref: str) -> str:
@@ -171,3 +174,70 @@ class Inputs:
                     yield Failed(str(path), str(error))
                     continue
             yield from parsed
+
+
+# -- the live registry and page URLs ----------------------------------------------------
+
+_SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
+
+
+def split_targets(args) -> tuple[list[str], list[str], list[str]]:
+    """Command-line targets → (NCT ids, page URLs, paths).
+
+    An existing file or folder is a path; `NCT…` is an id (validated: a malformed one is an
+    InputError); `http(s)://…` is a page URL; any other scheme is an InputError.
+    """
+    from .ids import normalize_nct_id
+
+    ids, urls, paths = [], [], []
+    for arg in args:
+        if Path(arg).exists():
+            paths.append(arg)
+        elif _SCHEME.match(arg):
+            if not arg.lower().startswith(("http://", "https://")):
+                raise InputError(f"{arg}: only http and https URLs can be fetched")
+            urls.append(arg)
+        elif arg[:3].upper() == "NCT":
+            ids.append(normalize_nct_id(arg))
+        else:
+            paths.append(arg)
+    return list(dict.fromkeys(ids)), urls, paths
+
+
+def api_study(study: dict, ref: str) -> Parsed:
+    """One API study object → Parsed (raw: the study's JSON, so it can be re-mapped later)."""
+    from .ctgov import map_study
+
+    raw = json.dumps(study, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return Parsed(map_study(study), raw, "ctgov api", ref, fetched=True)
+
+
+def fetch_trials(registry, nct_ids) -> Iterator[Parsed | Failed]:
+    """The current records of trials from ClinicalTrials.gov, batched (see Registry.studies)."""
+    from .errors import FetchError
+
+    for nct_id, answer in registry.studies(nct_ids):
+        ref = f"{registry.base_url}/api/v2/studies/{nct_id}"
+        if isinstance(answer, FetchError):
+            yield Failed(ref, str(answer), nct_id, "ctgov api")
+            continue
+        try:
+            yield api_study(answer, ref)
+        except InputError as error:
+            yield Failed(ref, str(error), nct_id, "ctgov api")
+
+
+def fetch_pages(registry, urls) -> Iterator[Parsed | Failed]:
+    """Saved-page URLs (e.g. https://meddatax.com/clinical-trials/NCT06731192), parsed like files."""
+    from .errors import FetchError
+
+    for url in urls:
+        try:
+            body, _ = registry.fetch_url(url)
+            parsed = parse_bytes(body, url)
+        except (FetchError, InputError) as error:
+            yield Failed(url, str(error), source_kind="page url")
+            continue
+        for item in parsed:
+            item.fetched = True
+        yield from parsed
