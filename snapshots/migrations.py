@@ -110,6 +110,54 @@ def m001_initial(db):
     db["changes"].create_index(["observed_utc"])
 
 
+@migrations()
+def m002_watchlist_and_runs(db):
+    db["searches"].create(
+        {
+            "id": int,
+            "name": str,
+            "query": str,
+            "added_utc": str,
+            "last_run_utc": str,
+            "last_match_count": int,
+        },
+        pk="id",
+        not_null={"name", "query", "added_utc"},
+    )
+    db["searches"].create_index(["name"], unique=True)
+    db["watchlist"].create(
+        {
+            "nct_id": str,
+            "added_utc": str,
+            "note": str,
+            "search_id": int,
+            "backfill": int,
+        },
+        pk="nct_id",
+        foreign_keys=[("search_id", "searches", "id")],
+        not_null={"nct_id", "added_utc"},
+    )
+    db["runs"].create(
+        {
+            "id": int,
+            "started_utc": str,
+            "finished_utc": str,
+            "data_timestamp": str,
+            "forced": int,
+            "requests": int,
+            "trials_checked": int,
+            "snapshots_written": int,
+            "changes": int,
+            "new_trials": int,
+            "failures": int,
+            "exit_status": int,
+        },
+        pk="id",
+        not_null={"started_utc"},
+    )
+    db["checks"].create_index(["run_id"])
+
+
 def migrate(db) -> None:
     """Bring the database to the current schema."""
     migrations.apply(db)
