@@ -158,6 +158,131 @@ def m002_watchlist_and_runs(db):
     db["checks"].create_index(["run_id"])
 
 
+# -- m003: made for Datasette ------------------------------------------------------------
+# Search text on trials, the views for the common questions and indexes for the canned
+# queries of snapshots/metadata.yml.  Statements one by one with db.execute: sqlite-utils'
+# enable_fts uses executescript, which would commit the migration's transaction half-way.
+
+_M003_FTS_COLUMNS = ("title", "conditions", "keywords", "interventions", "sponsor")
+
+
+def _newest_carrying(*unknown_paths: str) -> str:
+    """SQL: the id of the trial's newest snapshot whose source carries the field (not unknown)."""
+    paths = ", ".join(f"'{path}'" for path in unknown_paths)
+    return (
+        "(SELECT s.id FROM snapshots s WHERE s.nct_id = trials.nct_id AND NOT EXISTS ("
+        f"SELECT 1 FROM json_each(s.record, '$.unknown') u WHERE u.value IN ({paths})) "
+        "ORDER BY s.observed_utc DESC, s.id DESC LIMIT 1)"
+    )
+
+
+_M003_VIEWS = {
+    "status_changes": """
+        SELECT c.id AS change_id, c.observed_utc, c.nct_id, t.title,
+               json_extract(c.old, '$') AS old_status, json_extract(c.new, '$') AS new_status,
+               c.severity, c.summary, c.snapshot_id
+        FROM changes c JOIN trials t ON t.nct_id = c.nct_id
+        WHERE c.field = 'status'
+        ORDER BY c.observed_utc DESC, c.id""",
+    "date_changes": """
+        SELECT c.id AS change_id, c.observed_utc, c.nct_id, t.title, c.field,
+               CASE json_type(c.old) WHEN 'object' THEN json_extract(c.old, '$.date') ELSE json_extract(c.old, '$') END AS old_date,
+               CASE json_type(c.new) WHEN 'object' THEN json_extract(c.new, '$.date') ELSE json_extract(c.new, '$') END AS new_date,
+               c.shift_days,
+               coalesce(c.old_type, json_extract(c.old, '$.type')) AS old_type,
+               coalesce(c.new_type, json_extract(c.new, '$.type')) AS new_type,
+               c.became_actual, c.precision_changed, c.severity, c.summary, c.snapshot_id
+        FROM changes c JOIN trials t ON t.nct_id = c.nct_id
+        WHERE c.category = 'dates'
+        ORDER BY c.observed_utc DESC, c.id""",
+    "enrollment_changes": """
+        SELECT c.id AS change_id, c.observed_utc, c.nct_id, t.title,
+               json_extract(c.old, '$.count') AS old_count, json_extract(c.new, '$.count') AS new_count,
+               c.percent_change,
+               coalesce(c.old_type, json_extract(c.old, '$.type')) AS old_type,
+               coalesce(c.new_type, json_extract(c.new, '$.type')) AS new_type,
+               c.severity, c.summary, c.snapshot_id
+        FROM changes c JOIN trials t ON t.nct_id = c.nct_id
+        WHERE c.field = 'enrollment'
+        ORDER BY c.observed_utc DESC, c.id""",
+    "recent_changes": """
+        SELECT c.id AS change_id, c.observed_utc, c.nct_id, t.title, t.status AS current_status,
+               c.category, c.severity, c.field, c.item, c.kind, c.summary, c.snapshot_id
+        FROM changes c JOIN trials t ON t.nct_id = c.nct_id
+        ORDER BY c.observed_utc DESC, c.snapshot_id DESC, c.id""",
+    "trial_timeline": """
+        SELECT s.nct_id, s.observed_utc, s.id AS snapshot_id, json_extract(s.record, '$.title') AS title, s.status,
+               json_extract(s.record, '$.enrollment.count') AS enrollment_count,
+               json_extract(s.record, '$.enrollment.type') AS enrollment_type,
+               json_extract(s.record, '$.start_date.date') AS start_date,
+               json_extract(s.record, '$.start_date.type') AS start_date_type,
+               json_extract(s.record, '$.primary_completion_date.date') AS primary_completion_date,
+               json_extract(s.record, '$.primary_completion_date.type') AS primary_completion_date_type,
+               json_extract(s.record, '$.completion_date.date') AS completion_date,
+               json_extract(s.record, '$.completion_date.type') AS completion_date_type,
+               json_extract(s.record, '$.has_results') AS has_results,
+               s.last_updated, s.source_kind, s.change_count,
+               (SELECT group_concat(c.summary, '; ') FROM changes c WHERE c.snapshot_id = s.id) AS changes
+        FROM snapshots s
+        ORDER BY s.nct_id, s.observed_utc, s.id""",
+}
+
+
+@migrations()
+def m003_datasette(db):
+    # Search text on trials, kept current by Store._refresh_trial (store.TRIAL_COLUMNS).
+    for column in ("conditions", "keywords", "interventions", "sponsor"):
+        db.execute(f"ALTER TABLE trials ADD COLUMN {column} TEXT")
+    def joined(path: str, value: str = "j.value") -> str:
+        return (f"(SELECT group_concat({value}, '; ') FROM snapshots s, json_each(s.record, '$.{path}') j "
+                f"WHERE s.id = {_newest_carrying(path)})")
+
+    names = joined("interventions", value="json_extract(j.value, '$.name')")
+    db.execute(
+        f"UPDATE trials SET conditions = {joined('conditions')}, keywords = {joined('keywords')}, "
+        f"interventions = {names}, "
+        "sponsor = (SELECT json_extract(s.record, '$.lead_sponsor.name') FROM snapshots s "
+        f"WHERE s.id = {_newest_carrying('lead_sponsor', 'lead_sponsor.name')})"
+    )
+
+    # Full-text search: an FTS5 index over the trials table's own text (content=[trials]), in
+    # the layout sqlite-utils and Datasette recognise, kept current by triggers.
+    columns = ", ".join(f"[{c}]" for c in _M003_FTS_COLUMNS)
+    new_values = ", ".join(f"new.[{c}]" for c in _M003_FTS_COLUMNS)
+    old_values = ", ".join(f"old.[{c}]" for c in _M003_FTS_COLUMNS)
+    db.execute(
+        f"CREATE VIRTUAL TABLE [trials_fts] USING FTS5 ({columns}, content=[trials], "
+        "tokenize='porter unicode61 remove_diacritics 2')"
+    )
+    db.execute("INSERT INTO [trials_fts]([trials_fts]) VALUES('rebuild')")
+    db.execute(
+        f"CREATE TRIGGER [trials_ai] AFTER INSERT ON [trials] BEGIN "
+        f"INSERT INTO [trials_fts] (rowid, {columns}) VALUES (new.rowid, {new_values}); END"
+    )
+    db.execute(
+        f"CREATE TRIGGER [trials_ad] AFTER DELETE ON [trials] BEGIN "
+        f"INSERT INTO [trials_fts] ([trials_fts], rowid, {columns}) VALUES ('delete', old.rowid, {old_values}); END"
+    )
+    db.execute(
+        f"CREATE TRIGGER [trials_au] AFTER UPDATE OF {columns} ON [trials] BEGIN "
+        f"INSERT INTO [trials_fts] ([trials_fts], rowid, {columns}) VALUES ('delete', old.rowid, {old_values}); "
+        f"INSERT INTO [trials_fts] (rowid, {columns}) VALUES (new.rowid, {new_values}); END"
+    )
+
+    for name, sql in _M003_VIEWS.items():
+        db.execute(f"CREATE VIEW [{name}] AS {sql.strip()}")
+
+    # Indexes for the views and the canned queries.
+    db["changes"].create_index(["field", "nct_id", "observed_utc"])
+    db["changes"].create_index(["category", "observed_utc"])
+    db["trials"].create_index(["status", "primary_completion_date"])
+
+
+@migrations()
+def m004_search_backfill(db):
+    db.execute("ALTER TABLE searches ADD COLUMN backfill INTEGER")
+
+
 def migrate(db) -> None:
     """Bring the database to the current schema."""
     migrations.apply(db)

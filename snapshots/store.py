@@ -39,6 +39,12 @@ TRIAL_COLUMNS = {
     "completion_date_type": ("completion_date.type", lambda r: (r.get("completion_date") or {}).get("type")),
     "last_updated": ("last_updated", lambda r: r.get("last_updated")),
     "has_results": ("has_results", lambda r: int(bool(r.get("has_results")))),
+    # Search text (migration m003: trials_fts), lists "; "-joined.
+    "conditions": ("conditions", lambda r: "; ".join(map(str, r.get("conditions") or [])) or None),
+    "keywords": ("keywords", lambda r: "; ".join(map(str, r.get("keywords") or [])) or None),
+    "interventions": ("interventions", lambda r: "; ".join(
+        i["name"] for i in r.get("interventions") or [] if isinstance(i, dict) and i.get("name")) or None),
+    "sponsor": ("lead_sponsor.name", lambda r: (r.get("lead_sponsor") or {}).get("name")),
 }
 JSON_CHANGE_COLUMNS = ("old", "new", "lines_added", "lines_removed")
 
