@@ -7,6 +7,7 @@ input → records) or `snapshots` (records → SQLite, changes, reports) and pri
 from __future__ import annotations
 
 import functools
+from contextlib import contextmanager, nullcontext
 import re
 import sqlite3
 import sys
@@ -23,6 +24,8 @@ except Exception:  # noqa: BLE001 - running from a checkout that was never insta
     __version__ = "0+unknown"
 
 FORMAT_CHOICES = ("text", "json", "csv", "markdown")
+CATEGORY_CHOICES = ("status", "dates", "enrollment", "design", "arms", "interventions", "eligibility", "outcomes",
+                    "sponsors", "contacts", "locations", "identifiers", "description", "results", "other")
 _DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
@@ -96,19 +99,44 @@ def instant(value, *, end_of_day=False, since=False):
 def progress(items, length, label):
     """A progress bar on a terminal; the plain iterable under cron."""
     if not sys.stderr.isatty():
-        return _nullcontext(items)
+        return nullcontext(items)
     return click.progressbar(items, length=length, label=label, file=sys.stderr)
 
 
-class _nullcontext:
-    def __init__(self, items):
-        self.items = items
+@contextmanager
+def progress_bar(label):
+    """A bar for work whose total is told along the way: yields `update(done, total)`."""
+    if not sys.stderr.isatty():
+        yield lambda done, total: None
+        return
+    state = {}
 
-    def __enter__(self):
-        return self.items
+    def update(done, total):
+        if "bar" not in state:
+            state["bar"] = click.progressbar(length=total, label=label, file=sys.stderr)
+            state["bar"].__enter__()
+        state["bar"].update(done - state["bar"].pos)
 
-    def __exit__(self, *exc):
-        return False
+    yield update
+    if "bar" in state:
+        state["bar"].__exit__(None, None, None)
+
+
+@contextmanager
+def progress_counter(label):
+    """A counter on a terminal for work of unknown length; a no-op under cron."""
+    if not sys.stderr.isatty():
+        yield lambda item=None: None
+        return
+    count = 0
+
+    def tick(item=None):
+        nonlocal count
+        count += 1
+        click.echo(f"\r{label}: {count}", err=True, nl=False)
+
+    yield tick
+    click.echo("", err=True)
 
 
 def echo_err(message):
@@ -212,9 +240,7 @@ def ingest(ctx, targets, observed_at):
 @nct_argument
 @click.option("--since", help="Only changes observed since this date or duration (7d, 2025-01-01).")
 @click.option("--category", "categories", multiple=True, help="Only these categories (repeatable).",
-              type=click.Choice(["status", "dates", "enrollment", "design", "arms", "interventions", "eligibility",
-                                 "outcomes", "sponsors", "contacts", "locations", "identifiers", "description",
-                                 "results", "other"]))
+              type=click.Choice(CATEGORY_CHOICES))
 @format_option()
 @click.pass_context
 def diff(ctx, nct_id, since, categories, fmt):
@@ -274,6 +300,283 @@ def show(ctx, nct_id, at, fmt):
     if record is None:
         raise BadInput(f"{nct_id}: no snapshot at or before {at_utc}")
     click.echo(render_record(record, fmt), nl=False)
+
+
+@cli.command()
+@click.argument("nct_ids", nargs=-1, required=True, metavar="NCT_ID...")
+@click.option("--modules", help="Only the first and last versions and those that changed these sections, "
+                                "comma-separated, any case (\"Study Status,Outcome Measures\").")
+@click.pass_context
+def backfill(ctx, nct_ids, modules):
+    """Store a trial's earlier versions from the registry's history, each dated by the registry.
+
+    Every version ClinicalTrials.gov lists since registration becomes an observation on its
+    registry date, on the same timeline as the tool's own snapshots: a snapshot only where the
+    record changed, changes as between any two snapshots. Run again, it fetches only the
+    versions it lacks. Exit 1 when some trials or versions failed (the rest is stored), 2 for
+    bad usage.
+
+    Example:
+
+        trialwatch backfill NCT05147467 --modules "Study Status,Outcome Measures"
+    """
+    from ingest.ids import normalize_nct_id
+    from ingest.sources import HistorySource
+    from snapshots.backfill import fetch, parse_modules, plan
+
+    ids = list(dict.fromkeys(normalize_nct_id(nct_id) for nct_id in nct_ids))
+    names = parse_modules(modules)
+    source = HistorySource(open_registry(ctx))
+    store = open_store(ctx, create=True)
+    with progress(ids, len(ids), "Listing versions") as bar:
+        plans = [plan(store, source, nct_id, names) for nct_id in bar]
+    listed = [item.result for item in plans if item.result.listed]
+    for name in names or ():
+        if listed and all(name in result.unmatched_modules for result in listed):
+            labels = sorted({label for result in listed for label in result.labels}, key=str.casefold)
+            echo_err(f"warning: --modules {name!r} matches no version's sections (sections seen: {', '.join(labels)})")
+    with progress(fetch(store, source, plans), sum(len(item.todo) for item in plans), "Fetching versions") as bar:
+        for _ in bar:
+            pass
+    results = [item.result for item in plans]
+    for result in results:
+        for _, message in result.failed:
+            echo_err(f"failed: {message}")
+    count = {outcome: sum(result.count(outcome) for result in results) for outcome in ("new", "changed", "unchanged")}
+    failed = sum(len(result.failed) for result in results)
+    echo_err(f"{len(ids)} trial{'s' if len(ids) != 1 else ''}: {sum(count.values())} versions fetched "
+             f"({count['new']} new, {count['changed']} changed, {count['unchanged']} unchanged), "
+             f"{sum(len(result.had) for result in results)} already stored, {failed} failed")
+    if failed:
+        ctx.exit(1)
+
+
+@cli.group()
+def watch():
+    """The watchlist: trials and saved searches that `trialwatch run` refreshes.
+
+    Example:
+
+        trialwatch watch add NCT06731192 --note "Alport, hUC-MSC"
+    """
+
+
+@watch.command("add")
+@click.argument("nct_ids", nargs=-1)
+@click.option("--note", help="A note kept with the trials.")
+@click.option("--search", "query", help="Save a search instead, in ClinicalTrials.gov API parameters.")
+@click.option("--name", help="The saved search's name (default: its query).")
+@click.option("--backfill", is_flag=True,
+              help="Also store the trials' registry history (for a search: of each new match, at each run).")
+@click.pass_context
+def watch_add(ctx, nct_ids, note, query, name, backfill):
+    """Watch trials, or save a search whose matches are watched.
+
+    With --backfill, trials get their whole registry history now (a search's new matches at
+    each run). Exit 1 when some backfill failed (the trials stay watched and the next run
+    tries again).
+
+    Example:
+
+        trialwatch watch add NCT06731192 NCT04267848 --note "competitors" --backfill
+        trialwatch watch add --search 'query.cond=Alport syndrome&filter.overallStatus=RECRUITING' --name alport
+    """
+    from ingest.ids import normalize_nct_id
+    from ingest.sources import parse_search
+    from snapshots.watch import WatchError, add_search, add_trials
+
+    if bool(nct_ids) == bool(query):
+        raise BadInput("give NCT ids or --search, not both and not neither")
+    ids = [normalize_nct_id(n) for n in nct_ids]
+    if query:
+        parse_search(query)
+    store = open_store(ctx, create=True)
+    try:
+        if query:
+            add_search(store.db, query.strip(), name, backfill=backfill)
+            echo_err(f"saved search {name or query.strip()!r}: its matches join the watchlist at the next run")
+            return
+        added = add_trials(store.db, ids, note=note, backfill=backfill)
+        echo_err(f"{len(added)} added, {len(ids) - len(added)} already watched")
+    except WatchError as error:
+        raise BadInput(str(error)) from None
+    if backfill:
+        from ingest.sources import HistorySource
+        from snapshots.run import backfill_waiting
+
+        with progress_bar("Backfilling versions") as bar:
+            results = backfill_waiting(store, HistorySource(open_registry(ctx)), progress=bar)
+        failures = [message for result in results for _, message in result.failed]
+        for message in failures:
+            echo_err(f"failed: {message}")
+        echo_err(f"history: {sum(len(r.fetched) for r in results)} versions fetched for {len(results)} trials")
+        if failures:
+            ctx.exit(1)
+
+
+@watch.command("remove")
+@click.argument("nct_ids", nargs=-1)
+@click.option("--search", "name", help="Remove this saved search instead (its trials stay watched).")
+@click.pass_context
+def watch_remove(ctx, nct_ids, name):
+    """Stop watching trials (their snapshots stay), or remove a saved search.
+
+    Example:
+
+        trialwatch watch remove NCT06731192
+    """
+    from ingest.ids import normalize_nct_id
+    from snapshots.watch import WatchError, remove_search, remove_trials
+
+    if bool(nct_ids) == bool(name):
+        raise BadInput("give NCT ids or --search NAME, not both and not neither")
+    ids = [normalize_nct_id(n) for n in nct_ids]
+    store = open_store(ctx)
+    try:
+        remove_search(store.db, name) if name else remove_trials(store.db, ids)
+    except WatchError as error:
+        raise BadInput(str(error)) from None
+
+
+@watch.command("list")
+@format_option(("text", "json", "csv"))
+@click.pass_context
+def watch_list(ctx, fmt):
+    """The watched trials (with current title and status) and the saved searches.
+
+    Example:
+
+        trialwatch watch list --format csv
+    """
+    from snapshots.report import table, to_json
+    from snapshots.watch import searches, watched
+
+    store = open_store(ctx)
+    trials, saved = watched(store.db), searches(store.db)
+    if fmt == "json":
+        click.echo(to_json({"trials": trials, "searches": saved}), nl=False)
+    elif fmt == "csv":
+        click.echo(table(trials, ["nct_id", "title", "status", "note", "search", "added_utc", "last_checked_utc"], "csv"), nl=False)
+    else:
+        click.echo(table(trials, ["nct_id", "status", "note", "search", "title"], "text"), nl=False)
+        if saved:
+            click.echo("\nSaved searches\n" + table(saved, ["name", "query", "last_run_utc", "last_match_count"], "text"), nl=False)
+
+
+@cli.command()
+@click.option("--force", is_flag=True, help="Refresh even when the registry's data have not moved.")
+@format_option(("text", "markdown", "json"))
+@click.option("--quiet", is_flag=True, help="Print nothing; the database still holds it all.")
+@click.pass_context
+def run(ctx, force, fmt, quiet):
+    """Refresh every watched trial and saved search; print what changed (nothing if nothing did).
+
+    Made for cron: silent when there is no news, exit 0 when every trial was checked, 1 when
+    some failed (the rest stored), 2 for bad usage, 75 when another run holds the database.
+
+    Example:
+
+        trialwatch run --format markdown
+    """
+    from ingest.sources import HistorySource, RegistrySource
+    from snapshots.report import render_run
+    from snapshots.run import RunLocked
+    from snapshots.run import run as run_watchlist
+
+    store = open_store(ctx, create=True)
+    registry = open_registry(ctx)
+    try:
+        with progress_counter("Refreshing") as tick:
+            report = run_watchlist(store, RegistrySource(registry), history=HistorySource(registry), force=force,
+                                   progress=tick)
+    except RunLocked as error:
+        echo_err(f"Error: {error}")
+        ctx.exit(75)
+    if not quiet:
+        click.echo(render_run(report, fmt), nl=False)
+    ctx.exit(report.exit_status)
+
+
+@cli.command()
+@click.option("--since", help="Only changes observed since this date or duration (7d, 2025-01-01).")
+@click.option("--category", "categories", multiple=True, type=click.Choice(CATEGORY_CHOICES), help="Only these categories (repeatable).")
+@click.option("--severity", "severities", multiple=True, type=click.Choice(("critical", "notable", "minor")),
+              help="Only these severities (repeatable).")
+@click.option("--nct", "nct_ids", multiple=True, help="Only these trials (repeatable).")
+@format_option()
+@click.pass_context
+def changes(ctx, since, categories, severities, nct_ids, fmt):
+    """Every change across the trials in the database, newest first.
+
+    Example:
+
+        trialwatch changes --since 7d --severity critical --severity notable
+    """
+    from ingest.ids import normalize_nct_id
+    from snapshots.report import render_changes
+
+    ids = [normalize_nct_id(n) for n in nct_ids]
+    since_utc = instant(since, since=True) if since else None
+    store = open_store(ctx)
+    found = store.changes(ids or None, since=since_utc, categories=categories, severities=severities, newest_first=True)
+    click.echo(render_changes(found, fmt), nl=False)
+
+
+DATASETTE_MISSING = "trialwatch serve needs Datasette: pip install 'trialwatch[datasette]'"
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on; 0.0.0.0 serves every network the machine is on.")
+@click.option("--port", default=8001, show_default=True, type=click.IntRange(0, 65535), help="Port to listen on.")
+@click.option("--metadata-path", is_flag=True,
+              help="Print the path of trialwatch's Datasette metadata file (for plain `datasette`) and exit.")
+@click.pass_context
+def serve(ctx, host, port, metadata_path):
+    """Browse the database in Datasette, read-only: tables, views, search, canned queries.
+
+    Needs Datasette (pip install 'trialwatch[datasette]'). Ingesting while it runs is fine.
+
+    Example:
+
+        trialwatch --db trialwatch.db serve --port 8001
+    """
+    import importlib.resources
+    import importlib.util
+    import json
+    import os
+    import signal
+    import subprocess
+    import tempfile
+
+    shipped = str(importlib.resources.files("snapshots").joinpath("metadata.yml"))
+    if metadata_path:
+        click.echo(shipped)
+        return
+    if importlib.util.find_spec("datasette") is None:
+        echo_err(DATASETTE_MISSING)
+        ctx.exit(2)
+    open_store(ctx).close()  # brings an older database to the current schema (views, search)
+    import yaml  # Datasette's own dependency
+
+    # Datasette keys metadata by database name, the file's name without its suffix.
+    db_path = ctx.obj["db"]
+    with open(shipped, encoding="utf-8") as text:
+        metadata = yaml.safe_load(text)
+    metadata["databases"] = {os.path.splitext(os.path.basename(db_path))[0]: metadata["databases"]["trialwatch"]}
+    with tempfile.TemporaryDirectory(prefix="trialwatch-serve-") as tmp:
+        adapted = os.path.join(tmp, "metadata.json")
+        with open(adapted, "w", encoding="utf-8") as out:
+            json.dump(metadata, out)
+        command = [sys.executable, "-m", "datasette", "serve", db_path, "--metadata", adapted,
+                   "--host", host, "--port", str(port)]
+        process = subprocess.Popen(command)
+        signal.signal(signal.SIGTERM, lambda *_: process.terminate())
+        try:
+            status = process.wait()
+        except KeyboardInterrupt:  # Ctrl-C reached Datasette too
+            status = process.wait()
+    ctx.exit(status if status >= 0 else 128 - status)
 
 
 if __name__ == "__main__":  # pragma: no cover

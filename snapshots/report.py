@@ -132,3 +132,41 @@ def render_record(record: dict, fmt: str) -> str:
         f"Locations:               {shown('locations', len(record.get('locations') or []))}",
     ]
     return "\n".join(line.rstrip() for line in lines) + "\n"
+
+
+def render_run(report, fmt: str) -> str:
+    """What a run found: new trials, then changes by trial (gravest first), then failures.
+
+    Empty when there is no news, so cron mails only news.
+    """
+    from .run import news_order
+
+    if not report.has_news:
+        return ""
+    changes = news_order(report.changes)
+    if fmt == "json":
+        run = {k: getattr(report, k) for k in ("run_id", "started_utc", "finished_utc", "data_timestamp", "requests",
+                                                "trials_checked", "snapshots_written")}
+        return to_json({"run": run, "new_trials": report.new_trials, "changes": changes, "failures": report.failures})
+    markdown = fmt == "markdown"
+    lines = [("# " if markdown else "") + f"trialwatch run {report.started_utc}: {report.trials_checked} checked, "
+             f"{len(report.new_trials)} new, {len(changes)} changes, {len(report.failures)} failed", ""]
+    if report.new_trials:
+        lines.append("## New trials" if markdown else "New trials")
+        for trial in report.new_trials:
+            lines.append(f"{'- ' if markdown else '  '}{trial['nct_id']}  {trial['title']} ({trial['status']}; "
+                         f"matches {trial['search']!r})")
+        lines.append("")
+    if changes:
+        lines.append("## Changes" if markdown else "Changes")
+        for nct_id, group in groupby(changes, key=lambda c: c["nct_id"]):
+            lines.append(f"### {nct_id}" if markdown else f"  {nct_id}")
+            for change in group:
+                lines.append(f"- **{change['severity']}** · {change['summary']}" if markdown
+                             else f"    {change['severity']:<8}  {change['summary']}")
+        lines.append("")
+    if report.failures:
+        lines.append("## Failed" if markdown else "Failed")
+        lines += [f"{'- ' if markdown else '  '}{failure['error']}" for failure in report.failures]
+        lines.append("")
+    return "\n".join(lines)

@@ -11,6 +11,8 @@
 Serves, from plain dicts you may change between requests:
 - `/api/v2/studies/{id}`: `studies[id]`; an alias (nctIdAliases) → 301 to its trial; else 404.
 - `/api/v2/studies?filter.ids=…&pageSize=…&pageToken=…`: the studies with those ids (or aliases),
+  narrowed by `filter.advanced=AREA[LastUpdatePostDate]RANGE[date,MAX]`, `filter.overallStatus`
+  and `query.cond` (a substring of the conditions) when given;
   all studies without filter.ids; pages of min(pageSize or 10, 1000, `page_size`) with a real
   `nextPageToken`; `countTotal=true` adds `totalCount`.  Ids in `batch_drops` are left out
   (still served one by one).  A malformed id in filter.ids → 400 text/plain, as the API does.
@@ -227,6 +229,7 @@ class RegistryServer:
                 return _text(400, f"filter.ids: incorrect format of NCT number: {bad[0]}")
             wanted_set = {item.upper() for item in wanted}
             chosen = [(n, s) for n, s in chosen if n in wanted_set or wanted_set & set(_aliases(s))]
+        chosen = [(n, s) for n, s in chosen if _matches(s, params)]
         try:
             size = int(params.get("pageSize") or 0) or 10
             start = int(params["pageToken"][len("tok") :]) if "pageToken" in params else 0
@@ -239,6 +242,31 @@ class RegistryServer:
         if start + size < len(chosen):
             page["nextPageToken"] = f"tok{start + size}"
         return _json(page)
+
+
+_UPDATED_SINCE = re.compile(r"^AREA\[LastUpdatePostDate\]RANGE\[(\d{4}-\d{2}-\d{2}),\s*MAX\]$")
+
+
+def _matches(study: dict, params: dict[str, str]) -> bool:
+    """The few search parameters the tests use, as the API reads them."""
+    protocol = study.get("protocolSection", {})
+    advanced = params.get("filter.advanced")
+    if advanced:
+        match = _UPDATED_SINCE.match(advanced)
+        if not match:
+            raise ValueError(f"unsupported filter.advanced {advanced!r}")
+        updated = protocol.get("statusModule", {}).get("lastUpdatePostDateStruct", {}).get("date", "")
+        if updated < match.group(1):
+            return False
+    if "filter.overallStatus" in params:
+        wanted = {s.strip() for s in re.split(r"[,|]", params["filter.overallStatus"])}
+        if protocol.get("statusModule", {}).get("overallStatus") not in wanted:
+            return False
+    if "query.cond" in params:
+        conditions = " ".join(protocol.get("conditionsModule", {}).get("conditions", [])).casefold()
+        if params["query.cond"].casefold() not in conditions:
+            return False
+    return True
 
 
 def _aliases(study: dict) -> list[str]:

@@ -1,0 +1,233 @@
+"""`trialwatch run`: refresh every watched trial and saved search, record the run, report news.
+
+The registry is reached through a *source* object that ingest provides (see
+`ingest.sources.RegistrySource`); this module knows no HTTP.  A source has:
+
+- `data_timestamp() -> str`: when the registry's data were last refreshed;
+- `trials(nct_ids, updated_since=None) -> Iterator[Parsed | Failed]`: current records, batched,
+  only those updated on or after `updated_since` (a date) when given;
+- `search(query) -> Iterator[Parsed | Failed]`: the current matches of a saved search;
+- `requests_made`: requests so far.
+
+and, to backfill newly watched trials that asked for it, a *history* source (see
+`snapshots.backfill`).
+"""
+
+from __future__ import annotations
+
+import fcntl
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from .dates import now_utc
+from .diff import CATEGORIES, SEVERITIES
+from .watch import add_trials
+
+FULL_CHECK_EVERY = timedelta(days=7)
+
+
+class RunLocked(Exception):
+    """Another run holds the database."""
+
+
+@contextmanager
+def run_lock(db_path: str):
+    """An exclusive lock beside the database, released when the process ends however it ends."""
+    lock_path = f"{db_path}.lock"
+    handle = open(lock_path, "a")
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RunLocked(f"another trialwatch run holds the database {db_path} (lock {lock_path})") from None
+        yield
+    finally:
+        handle.close()
+
+
+@dataclass
+class RunReport:
+    run_id: int
+    started_utc: str
+    finished_utc: str | None = None
+    data_timestamp: str | None = None
+    skipped: bool = False
+    requests: int = 0
+    trials_checked: int = 0
+    snapshots_written: int = 0
+    new_trials: list[dict] = field(default_factory=list)
+    changes: list[dict] = field(default_factory=list)
+    failures: list[dict] = field(default_factory=list)
+    backfilled: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def exit_status(self) -> int:
+        return 1 if self.failures else 0
+
+    @property
+    def has_news(self) -> bool:
+        return bool(self.new_trials or self.changes or self.failures)
+
+
+def _last_clean_run(db):
+    """The data timestamp of the last run that finished with every trial checked, or None."""
+    row = db.execute(
+        "SELECT data_timestamp FROM runs WHERE finished_utc IS NOT NULL AND exit_status = 0 "
+        "AND data_timestamp IS NOT NULL ORDER BY id DESC LIMIT 1"
+    ).fetchone()
+    return row[0] if row else None
+
+
+def _due(db, now: str) -> tuple[list[str], list[str]]:
+    """Watched trials split into (due a full check, may be narrowed to those updated).
+
+    Due in full: never checked, not checked for a week, or failed at their latest check.
+    """
+    cutoff = (datetime.fromisoformat(now) - FULL_CHECK_EVERY).isoformat(timespec="seconds")
+    full, narrowed = [], []
+    for nct_id, last_ok, last_outcome in db.execute(
+        "SELECT w.nct_id, "
+        "(SELECT max(checked_utc) FROM checks c WHERE c.nct_id = w.nct_id AND c.outcome != 'failed'), "
+        "(SELECT outcome FROM checks c WHERE c.nct_id = w.nct_id ORDER BY c.id DESC LIMIT 1) "
+        "FROM watchlist w ORDER BY w.nct_id"
+    ):
+        due = last_ok is None or last_ok < cutoff or last_outcome == "failed"
+        (full if due else narrowed).append(nct_id)
+    return full, narrowed
+
+
+def run(store, source, *, history=None, force: bool = False, progress=None, now: str | None = None) -> RunReport:
+    """One scheduled refresh.  Takes the run lock (RunLocked if another run holds it).
+
+    Asks the registry's data timestamp first: when it has not moved since the last clean run,
+    only watched trials never checked are fetched (usually none: one request in all).
+    Otherwise saved searches are refreshed (new matches join the watchlist, reported as new),
+    trials due a full check (see `_due`) are fetched in full, and the others only if the
+    registry updated them since the last clean run.  Every trial commits on its own, so a run
+    killed midway keeps what it did and the next run does the rest.  With a `history` source,
+    watched trials waiting for a backfill (`watch add --backfill`, or new matches of a search
+    saved with --backfill) then get their registry history.
+    """
+    with run_lock(store.path):
+        report = _run(store, source, force=force, progress=progress, now=now or now_utc())
+        if history is not None:
+            backfill_waiting(store, history, report)
+        return _finish(store, source, report)
+
+
+def backfill_waiting(store, history, report=None, progress=None) -> list:
+    """Backfill the watched trials waiting for it; those that succeed stop waiting."""
+    from .backfill import backfill_many
+
+    waiting = [row[0] for row in store.db.execute("SELECT nct_id FROM watchlist WHERE backfill = 1 ORDER BY nct_id")]
+    results = backfill_many(store, history, waiting, progress=progress) if waiting else []
+    for result in results:
+        if result.ok:
+            with store.db.atomic():
+                store.db.execute("UPDATE watchlist SET backfill = 2 WHERE nct_id = ?", [result.nct_id])
+        if report is not None:
+            report.backfilled[result.nct_id] = len(result.fetched)
+            report.failures.extend({"nct_id": result.nct_id, "error": message} for _, message in result.failed)
+    return results
+
+
+def _run(store, source, *, force, progress, now) -> RunReport:
+    from ingest.errors import FetchError
+
+    db = store.db
+    with db.atomic():
+        run_id = db.execute("INSERT INTO runs (started_utc, forced) VALUES (?, ?)", [now, int(force)]).lastrowid
+    report = RunReport(run_id=run_id, started_utc=now)
+    try:
+        report.data_timestamp = source.data_timestamp()
+    except FetchError as error:
+        report.failures.append({"nct_id": None, "error": f"registry unreachable: {error}"})
+        return report
+    last = _last_clean_run(db)
+    full, narrowed = _due(db, now)
+    if last == report.data_timestamp and not force:
+        report.skipped = True
+        full, narrowed = [nct_id for nct_id in full if not store.has_trial(nct_id)], []
+    else:
+        searched: set[str] = set()
+        for search in db.execute("SELECT id, name, query, backfill FROM searches ORDER BY id").fetchall():
+            searched |= _refresh_search(store, source, report, *search, now, progress)
+        full = [n for n in full if n not in searched]
+        narrowed = [n for n in narrowed if n not in searched]
+        if force or last is None:
+            full, narrowed = full + narrowed, []
+    if full:
+        _take(store, source.trials(full), report, progress)
+    if narrowed:
+        _take(store, source.trials(narrowed, updated_since=last[:10]), report, progress)
+    return report
+
+
+def _refresh_search(store, source, report, search_id, name, query, backfill, now, progress) -> set[str]:
+    """Store the search's current matches; new ones join the watchlist.  Returns the ids seen."""
+    seen = set()
+    for item in source.search(query):
+        if not hasattr(item, "record"):
+            _failed(store, report, item)
+            continue
+        nct_id = item.record["nct_id"]
+        seen.add(nct_id)
+        if add_trials(store.db, [nct_id], search_id=search_id, backfill=bool(backfill), now=now):
+            report.new_trials.append({"nct_id": nct_id, "title": item.record.get("title"),
+                                      "status": item.record.get("status"), "search": name})
+        _save(store, report, item, progress)
+    with store.db.atomic():
+        store.db.execute("UPDATE searches SET last_run_utc = ?, last_match_count = ? WHERE id = ?", [now, len(seen), search_id])
+    return seen
+
+
+def _take(store, items, report, progress) -> None:
+    for item in items:
+        if hasattr(item, "record"):
+            _save(store, report, item, progress)
+        else:
+            _failed(store, report, item)
+
+
+def _save(store, report, item, progress) -> None:
+    saved = store.save(item.record, source_kind=item.source_kind, source_ref=item.source_ref, raw=item.raw,
+                       run_id=report.run_id)
+    report.trials_checked += 1
+    if saved.outcome != "unchanged":
+        report.snapshots_written += 1
+    report.changes.extend(saved.changes)
+    if progress:
+        progress(item.record["nct_id"])
+
+
+def _failed(store, report, item) -> None:
+    store.record_failure(item.nct_id, source_kind=item.source_kind, source_ref=item.source_ref, error=item.error,
+                         run_id=report.run_id)
+    report.trials_checked += 1
+    report.failures.append({"nct_id": item.nct_id, "error": item.error})
+
+
+def _finish(store, source, report) -> RunReport:
+    report.finished_utc = now_utc()
+    report.requests = getattr(source, "requests_made", 0)
+    with store.db.atomic():
+        store.db.execute(
+            "UPDATE runs SET finished_utc = ?, data_timestamp = ?, requests = ?, trials_checked = ?, "
+            "snapshots_written = ?, changes = ?, new_trials = ?, failures = ?, exit_status = ? WHERE id = ?",
+            [report.finished_utc, report.data_timestamp,
+             report.requests, report.trials_checked, report.snapshots_written, len(report.changes),
+             len(report.new_trials), len(report.failures), report.exit_status, report.run_id],
+        )
+    return report
+
+
+def news_order(changes: list[dict]) -> list[dict]:
+    """Changes grouped by trial, the trials with the gravest change first, critical first within each."""
+    by_trial: dict[str, list] = {}
+    for change in changes:
+        by_trial.setdefault(change["nct_id"], []).append(change)
+    for group in by_trial.values():
+        group.sort(key=lambda c: (SEVERITIES.index(c["severity"]), CATEGORIES.index(c["category"])))
+    ordered = sorted(by_trial.items(), key=lambda kv: (SEVERITIES.index(kv[1][0]["severity"]), kv[0]))
+    return [change for _, group in ordered for change in group]
