@@ -54,18 +54,23 @@ def _looks_like_json(text: str) -> bool:
 
 
 def _parse_api(text: str, data: bytes, ref: str) -> list[Parsed]:
-    from .ctgov import map_study, studies_from_json
+    from .ctgov import load_json, map_study, studies_from_json
 
     try:
-        obj = json.loads(text)
+        obj = load_json(text)
     except ValueError as error:
         raise InputError(f"{ref}: not valid JSON ({error})") from None
     studies = studies_from_json(obj, ref)
     single = len(studies) == 1 and obj is studies[0]
-    return [
-        Parsed(map_study(study), data if single else json.dumps(study, ensure_ascii=False).encode("utf-8"), "ctgov api", ref)
-        for study in studies
-    ]
+    parsed = []
+    for study in studies:
+        try:
+            record = map_study(study)
+        except InputError as error:
+            raise InputError(f"{ref}: {error}") from None
+        raw = data if single else json.dumps(study, ensure_ascii=False).encode("utf-8")
+        parsed.append(Parsed(record, raw, "ctgov api", ref))
+    return parsed
 
 
 def _parse_html(text: str, data: bytes, ref: str) -> list[Parsed]:
@@ -150,20 +155,25 @@ class Inputs:
     Files named on the command line must all be trial inputs: they are parsed when Inputs is
     made, and a bad one raises InputError before anything is read further or written.  Files
     found inside folders are work: iterating yields a bad one as Failed and goes on.
-    `len()` is the number of files.
+    A `.zip` (ClinicalTrials.gov's bulk download) is checked up front and read member by member
+    (`ingest.bulk.Archive`).  `len()` is the number of files, counting an archive's members.
     """
 
     def __init__(self, paths):
+        from .bulk import Archive
+
         check_paths(paths)
-        self.files: list[tuple[Path, list[Parsed] | None]] = []
+        self.files: list[tuple[Path, list[Parsed] | Archive | None]] = []
         for path in map(Path, paths):
             if path.is_dir():
                 self.files.extend((found, None) for found in walk(path))
+            elif path.suffix.lower() == ".zip":
+                self.files.append((path, Archive(path)))
             else:
                 self.files.append((path, parse_file(path)))
 
     def __len__(self) -> int:
-        return len(self.files)
+        return sum(1 if parsed is None or isinstance(parsed, list) else len(parsed) for _, parsed in self.files)
 
     def __iter__(self) -> Iterator[Parsed | Failed]:
         for path, parsed in self.files:
@@ -356,6 +366,8 @@ def parse_search(query: str) -> dict[str, str]:
         pairs = parse_qsl(query.strip(), keep_blank_values=False, strict_parsing=True)
     except ValueError:
         raise InputError(f"{query!r} is not a search: write API parameters like 'query.cond=asthma&filter.overallStatus=RECRUITING'") from None
+    if not pairs:
+        raise InputError(f"{query!r} is an empty search: it would match the whole registry")
     params = validate_search_params(dict(pairs))
     owned = [name for name in ("pageToken", "pageSize", "format", "fields") if name in params]
     if owned:
@@ -391,3 +403,12 @@ class RegistrySource:
                     yield Failed(ref, str(error), source_kind="ctgov search")
         except (FetchError, InputError) as error:
             yield Failed(ref, f"search {query!r}: {error}", source_kind="ctgov search")
+
+
+def reparse_input(raw: bytes, snapshot: dict) -> dict:
+    """A stored raw input → its record, with today's parser (for `snapshots.reparse`)."""
+    ref = snapshot.get("source_ref") or f"snapshot {snapshot.get('id')}"
+    for item in parse_bytes(raw, ref):
+        if item.record["nct_id"] == snapshot["nct_id"]:
+            return item.record
+    raise InputError(f"{ref}: the stored input no longer yields {snapshot['nct_id']}")

@@ -15,13 +15,25 @@ from dataclasses import dataclass, field
 
 import sqlite_utils
 
-from ingest.record import canonical_json, content_hash
+from ingest.record import canonical_json, hash_canonical
 
 from .dates import now_utc
 from .diff import diff_records, sort_key
 from .migrations import migrate
 
 BUSY_TIMEOUT_MS = 15_000
+CACHE_KIB = 64 * 1024  # SQLite page cache: the indexes of a whole-registry database stay in memory
+WAL_CHECKPOINT_PAGES = 16_384
+RAW_ZSTD_LEVEL = 3  # 6x faster than zlib level 6 for 1.06x the size (tests/benchmarks/bench.py)
+
+_SNAPSHOT_INSERT = (
+    "INSERT INTO snapshots (nct_id, observed_utc, last_updated, status, source_kind, source_ref, source_version, "
+    "module_labels, content_hash, record, raw, raw_encoding, change_count) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_CHECK_INSERT = (
+    "INSERT INTO checks (nct_id, checked_utc, source_kind, source_ref, outcome, snapshot_id, error, run_id) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
 
 # trials column → (record path it comes from, how to read it)
 TRIAL_COLUMNS = {
@@ -50,7 +62,15 @@ JSON_CHANGE_COLUMNS = ("old", "new", "lines_added", "lines_removed")
 
 
 class StoreError(Exception):
-    """The database cannot be used (missing, not a trialwatch database, read-only, disk full)."""
+    """The database cannot be used (missing, not a trialwatch database, read-only, disk full).
+
+    `bad_input`: the fault is what the user named (a missing file, a file that is not a
+    database), not the machine (a read-only or full disk).
+    """
+
+    def __init__(self, message: str, *, bad_input: bool):
+        super().__init__(message)
+        self.bad_input = bad_input
 
 
 @dataclass
@@ -69,11 +89,40 @@ def _unknown(record: dict, path: str) -> bool:
     return any(".".join(parts[:i]) in unknown for i in range(1, len(parts) + 1))
 
 
+def decode_raw(data: bytes | None, encoding: str | None) -> bytes | None:
+    """A snapshot's raw input as stored (`raw`, `raw_encoding`) → the input's bytes.
+
+    'zstd' since the bulk import; 'zlib' rows written before it read the same.
+    """
+    if data is None:
+        return None
+    if encoding == "zstd":
+        import zstandard
+
+        return zstandard.ZstdDecompressor().decompress(data)
+    if encoding == "zlib":
+        return zlib.decompress(data)
+    if encoding is None:
+        return bytes(data)
+    raise StoreError(f"raw input stored in an unknown encoding {encoding!r}", bad_input=False)
+
+
+_INSERTS: dict = {}
+
+
+def _insert_sql(table: str, columns: tuple) -> str:
+    sql = _INSERTS.get((table, columns))
+    if sql is None:
+        sql = _INSERTS[(table, columns)] = (
+            f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})")
+    return sql
+
+
 class Store:
     def __init__(self, path: str, *, create: bool = True):
         self.path = str(path)
         if not create and not os.path.exists(self.path):
-            raise StoreError(f"{self.path}: no such database (ingest something first, or give --db)")
+            raise StoreError(f"{self.path}: no such database (ingest something first, or give --db)", bad_input=True)
         try:
             conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
             self.db = sqlite_utils.Database(conn)
@@ -81,9 +130,19 @@ class Store:
             self.db.execute("PRAGMA foreign_keys = ON")
             if self.db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
                 self.db.execute("PRAGMA journal_mode = WAL")
+            # In WAL mode NORMAL syncs at checkpoints, not at every commit: each trial's commit
+            # is still atomic, and survives the process being killed; a power cut may lose the
+            # last commits, never part of one.
+            self.db.execute("PRAGMA synchronous = NORMAL")
+            # Checkpoint (and sync) every 64 MiB of WAL rather than every 4 MiB: a bulk import
+            # syncs the same data in fewer, larger writes.
+            self.db.execute(f"PRAGMA wal_autocheckpoint = {WAL_CHECKPOINT_PAGES}")
+            self.db.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
+            self._zstd = None
             migrate(self.db)
         except sqlite3.DatabaseError as error:
-            raise StoreError(f"{self.path}: cannot open the database ({error})") from None
+            not_a_database = "not a database" in str(error) or "encrypted" in str(error)
+            raise StoreError(f"{self.path}: cannot open the database ({error})", bad_input=not_a_database) from None
 
     def close(self) -> None:
         self.db.conn.close()
@@ -112,56 +171,49 @@ class Store:
         observed_utc = observed_utc or now_utc()
         checked_utc = checked_utc or now_utc()
         nct_id = record["nct_id"]
-        digest = content_hash(record)
+        text = canonical_json(record)
+        digest = hash_canonical(text)
+        execute = self.db.conn.execute
         with self.db.atomic():
             before = self._neighbour(nct_id, observed_utc, before=True)
             after = self._neighbour(nct_id, observed_utc, before=False)
+            newest = first = None
             if before and before["content_hash"] == digest:
                 result = Saved(nct_id, "unchanged", before["id"])
             elif after and after["content_hash"] == digest:
                 # Seen earlier than we knew: the state it records began at `observed_utc`.
-                self.db.execute("UPDATE snapshots SET observed_utc = ? WHERE id = ?", [observed_utc, after["id"]])
-                self.db.execute("UPDATE changes SET observed_utc = ? WHERE snapshot_id = ?", [observed_utc, after["id"]])
+                execute("UPDATE snapshots SET observed_utc = ? WHERE id = ?", [observed_utc, after["id"]])
+                execute("UPDATE changes SET observed_utc = ? WHERE snapshot_id = ?", [observed_utc, after["id"]])
                 result = Saved(nct_id, "unchanged", after["id"])
             else:
-                self._ensure_trial(nct_id, observed_utc)
-                changes = diff_records(json.loads(before["record"]), record) if before else []
+                first = not before and not after and not record.get("unknown") and self._insert_trial(
+                    nct_id, record, observed_utc, checked_utc)
+                if not first:
+                    self._ensure_trial(nct_id, observed_utc)
+                changes = diff_records(self._record(before["id"]), record) if before else []
                 for change in changes:
                     change["observed_at"] = observed_utc
-                snapshot_id = self.db["snapshots"].insert(
-                    {
-                        "nct_id": nct_id,
-                        "observed_utc": observed_utc,
-                        "last_updated": record.get("last_updated"),
-                        "status": record.get("status"),
-                        "source_kind": source_kind,
-                        "source_ref": source_ref,
-                        "source_version": source_version,
-                        "module_labels": json.dumps(module_labels) if module_labels is not None else None,
-                        "content_hash": digest,
-                        "record": canonical_json(record),
-                        "raw": zlib.compress(raw, 6) if raw is not None else None,
-                        "raw_encoding": "zlib" if raw is not None else None,
-                        "change_count": len(changes),
-                    }
-                ).last_pk
+                stored_raw, raw_encoding = self._compress(raw) if raw is not None else (None, None)
+                snapshot_id = execute(_SNAPSHOT_INSERT, (
+                    nct_id, observed_utc, record.get("last_updated"), record.get("status"), source_kind, source_ref,
+                    source_version, json.dumps(module_labels) if module_labels is not None else None, digest, text,
+                    stored_raw, raw_encoding, len(changes),
+                )).lastrowid
                 self._insert_changes(snapshot_id, observed_utc, changes)
                 if after:
                     self._rediff(after, record)
+                elif not record.get("unknown"):
+                    newest = (snapshot_id, record, observed_utc, bool(changes))
                 result = Saved(nct_id, "changed" if before else "new", snapshot_id, changes)
-            self.db["checks"].insert(
-                {
-                    "nct_id": nct_id,
-                    "checked_utc": checked_utc,
-                    "source_kind": source_kind,
-                    "source_ref": source_ref,
-                    "outcome": result.outcome,
-                    "snapshot_id": result.snapshot_id,
-                    "error": None,
-                    "run_id": run_id,
-                }
-            )
-            self._refresh_trial(nct_id, checked_utc)
+            execute(_CHECK_INSERT, (nct_id, checked_utc, source_kind, source_ref, result.outcome, result.snapshot_id,
+                                    None, run_id))
+            if before and result.snapshot_id == before["id"]:
+                # Unchanged: the timeline is as it was; only the time of the check is new.
+                execute("UPDATE trials SET last_checked_utc = ? WHERE nct_id = ?", [checked_utc, nct_id])
+            elif first:
+                execute("UPDATE trials SET latest_snapshot_id = ? WHERE nct_id = ?", [result.snapshot_id, nct_id])
+            else:
+                self._refresh_trial(nct_id, checked_utc, newest=newest)
         return result
 
     def record_failure(
@@ -170,28 +222,39 @@ class Store:
     ) -> None:
         """A check that failed: why, and of what; nothing else is written."""
         with self.db.atomic():
-            self.db["checks"].insert(
-                {
-                    "nct_id": nct_id,
-                    "checked_utc": checked_utc or now_utc(),
-                    "source_kind": source_kind,
-                    "source_ref": source_ref,
-                    "outcome": "failed",
-                    "snapshot_id": None,
-                    "error": error,
-                    "run_id": run_id,
-                }
-            )
+            self.db.conn.execute(_CHECK_INSERT, (nct_id, checked_utc or now_utc(), source_kind, source_ref, "failed",
+                                                 None, error, run_id))
 
     def _neighbour(self, nct_id: str, observed_utc: str, *, before: bool):
+        """The snapshot just before (or after) `observed_utc` on the trial's timeline: id and hash
+        (the record, a large read, only when it is needed: `_record`)."""
         if before:
-            sql = ("SELECT id, content_hash, record FROM snapshots WHERE nct_id = ? AND observed_utc <= ? "
+            sql = ("SELECT id, content_hash FROM snapshots WHERE nct_id = ? AND observed_utc <= ? "
                    "ORDER BY observed_utc DESC, id DESC LIMIT 1")
         else:
-            sql = ("SELECT id, content_hash, record FROM snapshots WHERE nct_id = ? AND observed_utc > ? "
+            sql = ("SELECT id, content_hash FROM snapshots WHERE nct_id = ? AND observed_utc > ? "
                    "ORDER BY observed_utc, id LIMIT 1")
-        row = self.db.execute(sql, [nct_id, observed_utc]).fetchone()
-        return dict(zip(("id", "content_hash", "record"), row)) if row else None
+        row = self.db.conn.execute(sql, [nct_id, observed_utc]).fetchone()
+        return {"id": row[0], "content_hash": row[1]} if row else None
+
+    def _record(self, snapshot_id: int) -> dict:
+        return json.loads(self.db.conn.execute("SELECT record FROM snapshots WHERE id = ?", [snapshot_id]).fetchone()[0])
+
+    def _compress(self, raw: bytes) -> tuple[bytes, str]:
+        if self._zstd is None:
+            import zstandard
+
+            self._zstd = zstandard.ZstdCompressor(level=RAW_ZSTD_LEVEL)
+        return self._zstd.compress(raw), "zstd"
+
+    def _insert_trial(self, nct_id: str, record: dict, observed_utc: str, checked_utc: str) -> bool:
+        """A new trial's row, whole, from its first record: one insert, so its search text is
+        indexed once.  False (nothing written) if the trial has a row already."""
+        values = {column: read(record) for column, (_, read) in TRIAL_COLUMNS.items()}
+        values.update(nct_id=nct_id, first_seen_utc=observed_utc, last_checked_utc=checked_utc,
+                      last_changed_utc=observed_utc, snapshot_count=1)
+        sql = _insert_sql("trials", tuple(values)).replace("INSERT", "INSERT OR IGNORE", 1)
+        return self.db.conn.execute(sql, tuple(values.values())).rowcount == 1
 
     def _ensure_trial(self, nct_id: str, observed_utc: str) -> None:
         self.db.execute(
@@ -200,7 +263,6 @@ class Store:
         )
 
     def _insert_changes(self, snapshot_id: int, observed_utc: str, changes: list[dict]) -> None:
-        rows = []
         for change in changes:
             row = {k: v for k, v in change.items() if k != "observed_at"}
             row.update(snapshot_id=snapshot_id, observed_utc=observed_utc)
@@ -210,20 +272,35 @@ class Store:
             for column in ("became_actual", "precision_changed"):
                 if row[column] is not None:
                     row[column] = int(row[column])
-            rows.append(row)
-        if rows:
-            self.db["changes"].insert_all(rows)
+            self.db.conn.execute(_insert_sql("changes", tuple(row)), tuple(row.values()))
 
     def _rediff(self, snapshot: dict, previous_record: dict) -> None:
         """Recompute a snapshot's change rows against a newly inserted predecessor."""
         observed = self.db.execute("SELECT observed_utc FROM snapshots WHERE id = ?", [snapshot["id"]]).fetchone()[0]
-        changes = diff_records(previous_record, json.loads(snapshot["record"]))
+        changes = diff_records(previous_record, self._record(snapshot["id"]))
         self.db.execute("DELETE FROM changes WHERE snapshot_id = ?", [snapshot["id"]])
         self._insert_changes(snapshot["id"], observed, changes)
         self.db.execute("UPDATE snapshots SET change_count = ? WHERE id = ?", [len(changes), snapshot["id"]])
 
-    def _refresh_trial(self, nct_id: str, checked_utc: str) -> None:
-        """The trial's current row: each column from the newest snapshot whose source carries it."""
+    def _refresh_trial(self, nct_id: str, checked_utc: str, *, newest: tuple | None = None) -> None:
+        """The trial's current row: each column from the newest snapshot whose source carries it.
+
+        `newest`: (snapshot id, record, observed_utc, has change rows) of a snapshot just added
+        as the newest on the timeline, whose source carries every field: the row is made from
+        it and the trial's previous row, without reading the other snapshots back.
+        """
+        if newest is not None:
+            snapshot_id, record, observed_utc, changed = newest
+            values = {column: read(record) for column, (_, read) in TRIAL_COLUMNS.items()}
+            count, first_seen = self.db.conn.execute(
+                "SELECT count(*), min(observed_utc) FROM snapshots WHERE nct_id = ?", [nct_id]).fetchone()
+            values.update(snapshot_count=count, first_seen_utc=first_seen, latest_snapshot_id=snapshot_id,
+                          last_checked_utc=checked_utc)
+            if changed or count == 1:
+                values["last_changed_utc"] = observed_utc
+            assignments = ", ".join(f"{column} = ?" for column in values)
+            self.db.conn.execute(f"UPDATE trials SET {assignments} WHERE nct_id = ?", [*values.values(), nct_id])
+            return
         values: dict = {}
         latest_id = None
         for snapshot_id, text in self.db.execute(

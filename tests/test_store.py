@@ -9,7 +9,7 @@ import pytest
 
 from ingest.record import empty_record
 from snapshots.migrations import migrations
-from snapshots.store import Store, StoreError
+from snapshots.store import Store, StoreError, decode_raw
 
 NCT = "NCT01234567"
 
@@ -52,8 +52,13 @@ def test_snapshot_keeps_source_hash_record_and_compressed_raw(store):
     assert snap["observed_utc"] == day(1) and snap["last_updated"] == "2025-01-01"
     assert (snap["source_kind"], snap["source_ref"]) == ("page text", "seeds/a.txt")
     assert json.loads(snap["record"]) == record()
-    assert zlib.decompress(snap["raw"]) == b"the page" and snap["raw_encoding"] == "zlib"
+    assert decode_raw(snap["raw"], snap["raw_encoding"]) == b"the page" and snap["raw_encoding"] == "zstd"
     assert len(snap["content_hash"]) == 64
+
+
+def test_raw_inputs_stored_with_zlib_before_zstd_still_read():
+    assert decode_raw(zlib.compress(b"an old page", 6), "zlib") == b"an old page"
+    assert decode_raw(None, None) is None
 
 
 def test_a_change_writes_a_snapshot_its_change_rows_and_the_trial_row(store):
