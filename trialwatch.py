@@ -7,10 +7,10 @@ input → records) or `snapshots` (records → SQLite, changes, reports) and pri
 from __future__ import annotations
 
 import functools
-from contextlib import contextmanager, nullcontext
 import re
 import sqlite3
 import sys
+from contextlib import contextmanager, nullcontext
 
 import click
 
@@ -41,18 +41,43 @@ class WorkFailed(click.ClickException):
     exit_code = 1
 
 
+def _usage_line(error: click.UsageError) -> BadInput:
+    """Click's usage error (usage, hint, blank line, error) as one line on stderr."""
+    where = error.ctx.command_path if error.ctx else "trialwatch"
+    return BadInput(f"{' '.join(error.format_message().split()).rstrip('.')} (see '{where} --help')")
+
+
 class Group(click.Group):
     """Turns the errors a user can cause into one clean line, never a traceback."""
+
+    def make_context(self, info_name, args, parent=None, **extra):
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except click.exceptions.NoArgsIsHelpError:
+            raise
+        except click.UsageError as error:
+            raise _usage_line(error) from None
 
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
+        except click.exceptions.NoArgsIsHelpError:
+            raise
+        except click.UsageError as error:
+            raise _usage_line(error) from None
         except InputError as error:
             raise BadInput(str(error)) from None
         except sqlite3.DatabaseError as error:
             raise WorkFailed(f"database {ctx.params.get('db')}: {error}") from None
         except OSError as error:
             raise WorkFailed(f"{error.filename or ''}: {error.strerror or error}".lstrip(": ")) from None
+
+
+def _a_number(value, ctx, param):
+    """FloatRange lets NaN through (it compares false to every bound); a NaN rate would mean no politeness."""
+    if value != value:
+        raise click.BadParameter(f"{value} is not a number", ctx=ctx, param=param)
+    return value
 
 
 def format_option(choices=FORMAT_CHOICES):
@@ -77,7 +102,7 @@ def open_store(ctx, create=False):
     try:
         return Store(ctx.obj["db"], create=create)
     except StoreError as error:
-        raise BadInput(str(error)) from None
+        raise (BadInput if error.bad_input else WorkFailed)(str(error)) from None
 
 
 def known_trial(store, nct_id):
@@ -90,10 +115,13 @@ def instant(value, *, end_of_day=False, since=False):
 
     try:
         if end_of_day and _DATE_ONLY.match(value.strip()):
+            parse_instant(value)  # a day that does not exist (2025-02-30) is named as given
             value = value.strip() + "T23:59:59+00:00"
         return parse_since(value) if since else parse_instant(value)
     except ValueError as error:
         raise BadInput(str(error)) from None
+    except OverflowError:  # 99999999d, or an offset that pushes 9999-12-31 past the calendar
+        raise BadInput(f"{value!r} is outside the dates trialwatch can handle (years 1 to 9999)") from None
 
 
 def progress(items, length, label):
@@ -150,7 +178,8 @@ def echo_err(message):
 @click.option("--ctgov-url", envvar="TRIALWATCH_CTGOV_URL", default="https://clinicaltrials.gov", show_default=True,
               help="ClinicalTrials.gov or a mirror (env TRIALWATCH_CTGOV_URL); API paths are appended.")
 @click.option("--rate", envvar="TRIALWATCH_RATE", type=click.FloatRange(min=0, min_open=True), default=1.0,
-              show_default=True, help="Politeness: at most this many requests a second (env TRIALWATCH_RATE).")
+              show_default=True, help="Politeness: at most this many requests a second (env TRIALWATCH_RATE).",
+              callback=lambda ctx, param, value: _a_number(value, ctx, param))
 @click.pass_context
 def cli(ctx, db, ctgov_url, rate):
     """Watch clinical-trial registry records change.
@@ -209,7 +238,9 @@ def ingest(ctx, targets, observed_at):
 
     from ingest.sources import Failed, Inputs, fetch_pages, fetch_trials, split_targets
 
-    observed = instant(observed_at) if observed_at else None
+    observed = instant(observed_at) if observed_at is not None else None
+    if not all(target.strip() for target in targets):  # an unset shell variable, not "this folder"
+        raise BadInput("an empty target: name a file, folder, NCT id or URL")
     nct_ids, urls, paths = split_targets(targets)
     inputs = Inputs(paths)
     registry = open_registry(ctx) if nct_ids or urls else None
@@ -222,7 +253,8 @@ def ingest(ctx, targets, observed_at):
                 store.record_failure(item.nct_id, source_kind=item.source_kind, source_ref=item.source_ref,
                                      error=item.error)
                 counts["failed"] += 1
-                echo_err(f"failed: {item.error}")
+                named = item.source_kind != "file" or item.source_ref in item.error
+                echo_err(f"failed: {item.error}" if named else f"failed: {item.source_ref}: {item.error}")
                 continue
             for warning in item.warnings:
                 echo_err(f"{item.source_ref}: warning: {warning}")
@@ -254,7 +286,7 @@ def diff(ctx, nct_id, since, categories, fmt):
     """
     from snapshots.report import render_changes
 
-    since_utc = instant(since, since=True) if since else None
+    since_utc = instant(since, since=True) if since is not None else None
     store = open_store(ctx)
     known_trial(store, nct_id)
     changes = store.changes([nct_id], since=since_utc, categories=categories)
@@ -293,7 +325,7 @@ def show(ctx, nct_id, at, fmt):
     """
     from snapshots.report import render_record
 
-    at_utc = instant(at, end_of_day=True) if at else None
+    at_utc = instant(at, end_of_day=True) if at is not None else None
     store = open_store(ctx)
     known_trial(store, nct_id)
     record = store.record_at(nct_id, at_utc)
@@ -390,6 +422,7 @@ def watch_add(ctx, nct_ids, note, query, name, backfill):
     ids = [normalize_nct_id(n) for n in nct_ids]
     if query:
         parse_search(query)
+    registry = open_registry(ctx) if backfill else None  # a bad --ctgov-url is exit 2 before anything is written
     store = open_store(ctx, create=True)
     try:
         if query:
@@ -405,7 +438,7 @@ def watch_add(ctx, nct_ids, note, query, name, backfill):
         from snapshots.run import backfill_waiting
 
         with progress_bar("Backfilling versions") as bar:
-            results = backfill_waiting(store, HistorySource(open_registry(ctx)), progress=bar)
+            results = backfill_waiting(store, HistorySource(registry), progress=bar)
         failures = [message for result in results for _, message in result.failed]
         for message in failures:
             echo_err(f"failed: {message}")
@@ -483,8 +516,8 @@ def run(ctx, force, fmt, quiet):
     from snapshots.run import RunLocked
     from snapshots.run import run as run_watchlist
 
+    registry = open_registry(ctx)  # a bad --ctgov-url is exit 2 before the database is created
     store = open_store(ctx, create=True)
-    registry = open_registry(ctx)
     try:
         with progress_counter("Refreshing") as tick:
             report = run_watchlist(store, RegistrySource(registry), history=HistorySource(registry), force=force,
@@ -516,7 +549,7 @@ def changes(ctx, since, categories, severities, nct_ids, fmt):
     from snapshots.report import render_changes
 
     ids = [normalize_nct_id(n) for n in nct_ids]
-    since_utc = instant(since, since=True) if since else None
+    since_utc = instant(since, since=True) if since is not None else None
     store = open_store(ctx)
     found = store.changes(ids or None, since=since_utc, categories=categories, severities=severities, newest_first=True)
     click.echo(render_changes(found, fmt), nl=False)
@@ -577,6 +610,38 @@ def serve(ctx, host, port, metadata_path):
         except KeyboardInterrupt:  # Ctrl-C reached Datasette too
             status = process.wait()
     ctx.exit(status if status >= 0 else 128 - status)
+
+
+@cli.command()
+@click.argument("nct_ids", nargs=-1)
+@click.pass_context
+def reparse(ctx, nct_ids):
+    """Rebuild stored records from their raw inputs with today's parser (all trials, or these).
+
+    After an upgrade that taught the parser a new field, this keeps the next snapshot from
+    showing it as a burst of "added" changes. Change rows are recomputed. Exit 1 when some
+    stored inputs could not be parsed (their records are kept as they were).
+
+    Example:
+
+        trialwatch reparse
+    """
+    from ingest.ids import normalize_nct_id
+    from ingest.sources import reparse_input
+    from snapshots.reparse import reparse as reparse_records
+
+    ids = [normalize_nct_id(n) for n in nct_ids] or None
+    store = open_store(ctx)
+    for nct_id in ids or ():
+        known_trial(store, nct_id)
+    with progress_counter("Reparsing") as tick:
+        result = reparse_records(store, reparse_input, ids, progress=tick)
+    for error in result.errors:
+        echo_err(f"failed: {error}")
+    echo_err(f"{result.trials} trials, {result.snapshots} snapshots reparsed, {result.records_changed} records changed, "
+             f"{len(result.errors)} failed")
+    if result.errors:
+        ctx.exit(1)
 
 
 if __name__ == "__main__":  # pragma: no cover

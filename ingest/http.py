@@ -419,6 +419,10 @@ def _describe_body(response: requests.Response) -> str:
 def _describe_error(error: requests.RequestException, timeout: float) -> str:
     text = str(error)
     if isinstance(error, requests.exceptions.ChunkedEncodingError):
+        incomplete = re.search(r"IncompleteRead\((\d+) bytes read, (\d+) more expected\)", text)
+        if incomplete:  # the connection dropped mid-body
+            got, more = map(int, incomplete.groups())
+            return f"answer cut short: connection closed after {got:,} bytes, {more:,} more expected"
         return f"answer cut short ({_one_line(text, 120)})"
     if isinstance(error, requests.ConnectTimeout):
         return f"no connection within {timeout:g} s"

@@ -142,7 +142,10 @@ def _run(store, source, *, force, progress, now) -> RunReport:
     try:
         report.data_timestamp = source.data_timestamp()
     except FetchError as error:
-        report.failures.append({"nct_id": None, "error": f"registry unreachable: {error}"})
+        message = f"registry unreachable: {error}"
+        # A check of the registry itself (no trial): the failure and its reason stay in `checks`.
+        store.record_failure(None, source_kind="ctgov api", source_ref=None, error=message, run_id=run_id)
+        report.failures.append({"nct_id": None, "error": message})
         return report
     last = _last_clean_run(db)
     full, narrowed = _due(db, now)
