@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from dbcheck import consistent, ingest_state, write_corpus
 from trialwatch import cli
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -167,39 +168,6 @@ def test_a_bad_file_in_a_folder_fails_alone(db, tmp_path):
     assert count(db, "select count(*) from checks where outcome = 'failed'") == 1
 
 
-def write_corpus(folder: Path, n: int, source: Path) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    text = source.read_text()
-    for i in range(n):
-        nct = f"NCT{90000000 + i:08d}"
-        (folder / f"{nct}.txt").write_text(text.replace("NCT06731192", nct))
-
-
-def consistent(db) -> None:
-    with sqlite3.connect(db) as conn:
-        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-        assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
-        assert conn.execute(
-            "select count(*) from snapshots s where change_count != (select count(*) from changes c where c.snapshot_id = s.id)"
-        ).fetchone()[0] == 0
-        assert conn.execute(
-            "select count(*) from snapshots s where not exists (select 1 from checks c where c.snapshot_id = s.id)"
-        ).fetchone()[0] == 0
-        assert conn.execute(
-            "select count(*) from trials t where status is not (select status from snapshots s where s.nct_id = t.nct_id "
-            "order by observed_utc desc, id desc limit 1) or snapshot_count != (select count(*) from snapshots s where s.nct_id = t.nct_id)"
-        ).fetchone()[0] == 0
-
-
-def state(db):
-    with sqlite3.connect(db) as conn:
-        return (
-            sorted(conn.execute("select nct_id, observed_utc, content_hash, change_count from snapshots")),
-            sorted(conn.execute("select nct_id, observed_utc, field, kind, summary from changes")),
-            sorted(conn.execute("select nct_id, status, snapshot_count from trials")),
-        )
-
-
 def test_killed_mid_ingest_leaves_a_consistent_database_and_finishing_gives_the_same_state(tmp_path):
     first, second = tmp_path / "v1", tmp_path / "v2"
     write_corpus(first, 150, SEED)
@@ -225,4 +193,4 @@ def test_killed_mid_ingest_leaves_a_consistent_database_and_finishing_gives_the_
         assert tw_process(killed, "ingest", folder, "--observed-at", when).returncode == 0
         consistent(killed)
     assert kills >= 1
-    assert state(killed) == state(calm)
+    assert ingest_state(killed) == ingest_state(calm)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from test_cli import consistent, write_corpus
+from dbcheck import consistent, write_corpus
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "seeds" / "NCT06731192.txt"
