@@ -15,6 +15,7 @@ from contextlib import contextmanager, nullcontext
 import click
 
 from ingest.errors import InputError
+from snapshots.diff import CATEGORIES, SEVERITIES
 
 try:
     from importlib.metadata import version as _version
@@ -24,8 +25,6 @@ except Exception:  # noqa: BLE001 - running from a checkout that was never insta
     __version__ = "0+unknown"
 
 FORMAT_CHOICES = ("text", "json", "csv", "markdown")
-CATEGORY_CHOICES = ("status", "dates", "enrollment", "design", "arms", "interventions", "eligibility", "outcomes",
-                    "sponsors", "contacts", "locations", "identifiers", "description", "results", "other")
 _DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
@@ -253,8 +252,7 @@ def ingest(ctx, targets, observed_at):
                 store.record_failure(item.nct_id, source_kind=item.source_kind, source_ref=item.source_ref,
                                      error=item.error)
                 counts["failed"] += 1
-                named = item.source_kind != "file" or item.source_ref in item.error
-                echo_err(f"failed: {item.error}" if named else f"failed: {item.source_ref}: {item.error}")
+                echo_err(f"failed: {item.error}")
                 continue
             for warning in item.warnings:
                 echo_err(f"{item.source_ref}: warning: {warning}")
@@ -272,7 +270,7 @@ def ingest(ctx, targets, observed_at):
 @nct_argument
 @click.option("--since", help="Only changes observed since this date or duration (7d, 2025-01-01).")
 @click.option("--category", "categories", multiple=True, help="Only these categories (repeatable).",
-              type=click.Choice(CATEGORY_CHOICES))
+              type=click.Choice(CATEGORIES))
 @format_option()
 @click.pass_context
 def diff(ctx, nct_id, since, categories, fmt):
@@ -532,8 +530,8 @@ def run(ctx, force, fmt, quiet):
 
 @cli.command()
 @click.option("--since", help="Only changes observed since this date or duration (7d, 2025-01-01).")
-@click.option("--category", "categories", multiple=True, type=click.Choice(CATEGORY_CHOICES), help="Only these categories (repeatable).")
-@click.option("--severity", "severities", multiple=True, type=click.Choice(("critical", "notable", "minor")),
+@click.option("--category", "categories", multiple=True, type=click.Choice(CATEGORIES), help="Only these categories (repeatable).")
+@click.option("--severity", "severities", multiple=True, type=click.Choice(SEVERITIES),
               help="Only these severities (repeatable).")
 @click.option("--nct", "nct_ids", multiple=True, help="Only these trials (repeatable).")
 @format_option()
