@@ -131,3 +131,21 @@ def test_a_page_then_the_api_record_reports_only_real_differences(tmp_path, serv
         ("status", "Status NOT_YET_RECRUITING → RECRUITING"),
         ("start_date", "Start date 2025-01 (estimated) → 2025-03-10 (actual): moved 59 days later, precision month → day, became actual"),
     ]
+
+
+def test_api_json_files_are_read_by_parse_and_ingest(tmp_path):
+    fixtures = ROOT / "tests" / "fixtures" / "ctgov"
+    study = fixtures / "studies" / "NCT00973089.json"
+    page = fixtures / "pages" / "studies_page.cyanheads_2025-06-17T11-16-37.json"
+    page_ids = [s["protocolSection"]["identificationModule"]["nctId"] for s in json.loads(page.read_text())["studies"]]
+    db = tmp_path / "tw.db"
+    runner = CliRunner()
+    parsed = json.loads(runner.invoke(cli, ["--db", str(db), "parse", str(study)]).stdout)
+    assert (parsed["nct_id"], parsed["status"], parsed["enrollment"]) == ("NCT00973089", "WITHDRAWN", {"count": 0, "type": "ACTUAL"})
+    several = json.loads(runner.invoke(cli, ["--db", str(db), "parse", str(page)]).stdout)
+    assert [r["nct_id"] for r in several] == page_ids and len(page_ids) > 1
+    result = runner.invoke(cli, ["--db", str(db), "ingest", str(study), str(page)])
+    assert result.exit_code == 0, result.output
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("select count(distinct nct_id) from snapshots").fetchone()[0] == len({"NCT00973089", *page_ids})
+        assert {row[0] for row in conn.execute("select source_kind from snapshots")} == {"ctgov api"}
