@@ -14,16 +14,15 @@ read as absent.
 from __future__ import annotations
 
 import json
-import re
 
 import orjson
 
 from .criteria import split_criteria
 from .errors import InputError
+from .ids import is_nct_id
 
 _NO_DICT: dict = {}  # shared, never written to
 _NO_LIST: tuple = ()
-_NCT = re.compile(r"^NCT\d{8}$", re.IGNORECASE)
 
 # InterventionType labels as the registry writes them in armGroups[].interventionNames.
 _INTERVENTION_LABELS = frozenset({
@@ -145,7 +144,7 @@ def map_study(study: dict) -> dict:
             ) if not value
         ]
         raise InputError(f"{_study_label(ident)}: missing or not text: {', '.join(missing)}")
-    if not _NCT.match(nct_id):
+    if not is_nct_id(nct_id) or nct_id != nct_id.strip():
         raise InputError(f"{nct_id[:40]!r}: nctId is not an NCT id (NCT followed by 8 digits)")
 
     design_mod = _d(protocol.get("designModule"))
