@@ -282,6 +282,37 @@ class Store:
         self._insert_changes(snapshot["id"], observed, changes)
         self.db.execute("UPDATE snapshots SET change_count = ? WHERE id = ?", [len(changes), snapshot["id"]])
 
+    def rewrite_records(self, nct_id: str, remake) -> int:
+        """Re-make a trial's records in place and recompute its change rows; one transaction.
+
+        `remake(snapshot)` gets each snapshot (id, nct_id, observed_utc, source_kind, source_ref,
+        raw decoded to bytes, record parsed) oldest first and returns its new record.  Returns
+        how many records changed.
+        """
+        changed = 0
+        with self.db.atomic():
+            previous = None
+            for row in list(self.db.query(
+                "SELECT id, nct_id, observed_utc, source_kind, source_ref, raw, raw_encoding, record, content_hash "
+                "FROM snapshots WHERE nct_id = ? ORDER BY observed_utc, id", [nct_id],
+            )):
+                row["raw"] = decode_raw(row.pop("raw"), row.pop("raw_encoding"))
+                row["record"] = json.loads(row["record"])
+                record = remake(row)
+                text = canonical_json(record)
+                digest = hash_canonical(text)
+                changed += digest != row["content_hash"]
+                changes = diff_records(previous, record) if previous is not None else []
+                self.db.execute(
+                    "UPDATE snapshots SET record = ?, content_hash = ?, status = ?, last_updated = ?, change_count = ? "
+                    "WHERE id = ?", [text, digest, record.get("status"), record.get("last_updated"), len(changes), row["id"]])
+                self.db.execute("DELETE FROM changes WHERE snapshot_id = ?", [row["id"]])
+                self._insert_changes(row["id"], row["observed_utc"], changes)
+                previous = record
+            checked = self.db.execute("SELECT last_checked_utc FROM trials WHERE nct_id = ?", [nct_id]).fetchone()
+            self._refresh_trial(nct_id, checked[0] if checked else None)
+        return changed
+
     def _refresh_trial(self, nct_id: str, checked_utc: str, *, newest: tuple | None = None) -> None:
         """The trial's current row: each column from the newest snapshot whose source carries it.
 
