@@ -6,14 +6,13 @@ import json
 import sqlite3
 
 import pytest
-from click.testing import CliRunner
 
 from ingest.http import Registry
 from ingest.sources import HistorySource
 from registry_server import FIXTURES, RegistryServer
 from snapshots.backfill import backfill, backfill_many
 from snapshots.store import Store
-from trialwatch import cli
+from clirun import tw as run_cli
 
 NCT = "NCT05147467"
 OTHER = "NCT03281889"
@@ -102,10 +101,7 @@ def server():
 
 
 def tw(db, server, *args):
-    result = CliRunner().invoke(cli, ["--db", str(db), "--ctgov-url", server.url, "--rate", "1000", *map(str, args)])
-    if result.exception and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result
+    return run_cli(db, *args, url=server.url)
 
 
 def query(db, sql, *params):

@@ -11,21 +11,13 @@ import time
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
 from dbcheck import consistent, ingest_state, write_corpus
-from trialwatch import cli
+from clirun import tw
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "seeds" / "NCT06731192.txt"
 EDITED = ROOT / "tests" / "fixtures" / "edits" / "NCT06731192.edited.txt"
-
-
-def tw(db, *args):
-    result = CliRunner().invoke(cli, ["--db", str(db), *map(str, args)])
-    if result.exception and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result
 
 
 def tw_process(db, *args, **kwargs):

@@ -29,6 +29,7 @@ import pytest
 import sqlite_utils
 from click.testing import CliRunner
 
+from clirun import tw as run_cli
 from registry_server import RegistryServer, load_studies
 from snapshots.migrations import migrate, migrations
 from trialwatch import DATASETTE_MISSING, cli
@@ -70,9 +71,7 @@ def _edit(study: dict, **changes) -> dict:
 
 
 def tw(db, server, *args):
-    result = CliRunner().invoke(cli, ["--db", str(db), "--ctgov-url", server.url, "--rate", "1000", *map(str, args)])
-    if result.exception and not isinstance(result.exception, SystemExit):
-        raise result.exception
+    result = run_cli(db, *args, url=server.url)
     assert result.exit_code == 0, result.output
     return result
 

@@ -32,9 +32,9 @@ from pathlib import Path
 from typing import Callable
 
 import pytest
-from click.testing import CliRunner
 
 import trialwatch
+from clirun import tw as run_cli
 from dbcheck import consistent, ingest_state, write_corpus
 from registry_server import RegistryServer, load_studies, synthetic_studies
 
@@ -70,10 +70,7 @@ def figures():
 
 
 def tw(db, url, *args):
-    result = CliRunner().invoke(trialwatch.cli, ["--db", str(db), "--ctgov-url", url, "--rate", "1000", *map(str, args)])
-    if result.exception and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result
+    return run_cli(db, *args, url=url)
 
 
 @pytest.fixture

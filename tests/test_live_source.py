@@ -5,10 +5,9 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
 from registry_server import RegistryServer, load_studies
-from trialwatch import cli
+from clirun import tw as run_cli
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "seeds" / "NCT06731192.txt"
@@ -23,10 +22,7 @@ def server():
 
 
 def tw(db, server, *args):
-    result = CliRunner().invoke(cli, ["--db", str(db), "--ctgov-url", server.url, "--rate", "1000", *map(str, args)])
-    if result.exception and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result
+    return run_cli(db, *args, url=server.url)
 
 
 def show(db, server, nct_id):
@@ -139,12 +135,11 @@ def test_api_json_files_are_read_by_parse_and_ingest(tmp_path):
     page = fixtures / "pages" / "studies_page.cyanheads_2025-06-17T11-16-37.json"
     page_ids = [s["protocolSection"]["identificationModule"]["nctId"] for s in json.loads(page.read_text())["studies"]]
     db = tmp_path / "tw.db"
-    runner = CliRunner()
-    parsed = json.loads(runner.invoke(cli, ["--db", str(db), "parse", str(study)]).stdout)
+    parsed = json.loads(run_cli(db, "parse", study).stdout)
     assert (parsed["nct_id"], parsed["status"], parsed["enrollment"]) == ("NCT00973089", "WITHDRAWN", {"count": 0, "type": "ACTUAL"})
-    several = json.loads(runner.invoke(cli, ["--db", str(db), "parse", str(page)]).stdout)
+    several = json.loads(run_cli(db, "parse", page).stdout)
     assert [r["nct_id"] for r in several] == page_ids and len(page_ids) > 1
-    result = runner.invoke(cli, ["--db", str(db), "ingest", str(study), str(page)])
+    result = run_cli(db, "ingest", study, page)
     assert result.exit_code == 0, result.output
     with sqlite3.connect(db) as conn:
         assert conn.execute("select count(distinct nct_id) from snapshots").fetchone()[0] == len({"NCT00973089", *page_ids})

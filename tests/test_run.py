@@ -14,6 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from registry_server import RegistryServer, load_studies
+from clirun import tw as run_cli
 from trialwatch import cli
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -24,10 +25,7 @@ SEARCH = "query.cond=Alport syndrome&filter.overallStatus=NOT_YET_RECRUITING"
 
 
 def tw(db, server, *args):
-    result = CliRunner().invoke(cli, ["--db", str(db), "--ctgov-url", server.url, "--rate", "1000", *map(str, args)])
-    if result.exception and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result
+    return run_cli(db, *args, url=server.url)
 
 
 def tw_process(db, server, *args, **kwargs):

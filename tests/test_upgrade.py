@@ -5,25 +5,17 @@ import sqlite3
 from pathlib import Path
 
 import sqlite_utils
-from click.testing import CliRunner
 
 from ingest.record import canonical_json, content_hash
 from ingest.sources import parse_file
 from snapshots.migrations import migrations
 from snapshots.store import Store
-from trialwatch import cli
+from clirun import tw
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "seeds" / "NCT06731192.txt"
 EDITED = ROOT / "tests" / "fixtures" / "edits" / "NCT06731192.edited.txt"
 FIRST_SCHEMA_STOP = "m002_watchlist_and_runs"
-
-
-def tw(db, *args):
-    result = CliRunner().invoke(cli, ["--db", str(db), *map(str, args)])
-    if result.exception and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result
 
 
 def schema(path):
