@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Callable, Iterator
 
-from ingest.errors import FetchError, InputError
+from trialwatch.ingest.errors import FetchError, InputError
 
 SOURCE_KIND = "ctgov history"
 _VERSION_REF = re.compile(r"/history/(\d+)$")

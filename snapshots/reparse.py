@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
-from ingest.errors import InputError
+from trialwatch.ingest.errors import InputError
 
 
 @dataclass

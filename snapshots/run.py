@@ -133,7 +133,7 @@ def backfill_waiting(store, history, report=None, progress=None) -> list:
 
 
 def _run(store, source, *, force, progress, now) -> RunReport:
-    from ingest.errors import FetchError
+    from trialwatch.ingest.errors import FetchError
 
     db = store.db
     with db.atomic():

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import sqlite_utils
 
-from ingest.record import canonical_json, hash_canonical
+from trialwatch.ingest.record import canonical_json, hash_canonical
 
 from .dates import now_utc
 from .diff import diff_records, sort_key

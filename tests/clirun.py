@@ -2,7 +2,7 @@
 
 from click.testing import CliRunner
 
-from trialwatch import cli
+from trialwatch.cli import cli
 
 
 def tw(db, *args, url=None):

@@ -7,11 +7,11 @@ import sqlite3
 
 import pytest
 
-from ingest.http import Registry
-from ingest.sources import HistorySource
+from trialwatch.ingest.http import Registry
+from trialwatch.ingest.sources import HistorySource
 from registry_server import FIXTURES, RegistryServer
-from snapshots.backfill import backfill, backfill_many
-from snapshots.store import Store
+from trialwatch.snapshots.backfill import backfill, backfill_many
+from trialwatch.snapshots.store import Store
 from clirun import tw as run_cli
 
 NCT = "NCT05147467"

@@ -37,11 +37,11 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ingest.errors import InputError
-from ingest.http import user_agent
-from ingest.sources import parse_bytes
+from trialwatch.ingest.errors import InputError
+from trialwatch.ingest.http import user_agent
+from trialwatch.ingest.sources import parse_bytes
 from registry_server import FIXTURES, RegistryServer, load_studies
-from trialwatch import cli
+from trialwatch.cli import cli
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "seeds" / "NCT06731192.txt"
@@ -559,7 +559,7 @@ AUDITED = {
         "name", "sql.strip()",
     },
 }
-SOURCES = ["trialwatch.py", *sorted(f"{p.parent.name}/{p.name}" for d in ("ingest", "snapshots") for p in (ROOT / d).glob("*.py"))]
+SOURCES = ["trialwatch/cli.py", *sorted(f"{p.parent.name}/{p.name}" for d in ("ingest", "snapshots") for p in (ROOT / d).glob("*.py"))]
 
 
 def sql_fstrings(tree):

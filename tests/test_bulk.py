@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from ingest.bulk import Archive
-from ingest.errors import InputError
-from ingest.sources import Failed, Inputs, Parsed
-from trialwatch import cli
+from trialwatch.ingest.bulk import Archive
+from trialwatch.ingest.errors import InputError
+from trialwatch.ingest.sources import Failed, Inputs, Parsed
+from trialwatch.cli import cli
 
 STUDIES = Path(__file__).parent / "fixtures" / "ctgov" / "studies"
 SMALL = ["NCT00973089", "NCT03418623", "NCT03475563"]
@@ -177,7 +177,7 @@ def test_opening_an_archive_keeps_no_entry_in_memory(tmp_path):
 
 
 def test_a_large_archive_is_parsed_in_a_second_process_to_the_same_items(tmp_path, monkeypatch):
-    import ingest.bulk as bulk
+    import trialwatch.ingest.bulk as bulk
 
     members = {f"{path.name}": path.read_bytes() for path in sorted(STUDIES.glob("*.json"))}
     members["broken.json"] = b"{"

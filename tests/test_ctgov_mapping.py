@@ -14,9 +14,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ingest.ctgov import map_study, studies_from_json
-from ingest.errors import InputError
-from ingest.record import canonical_json, empty_record
+from trialwatch.ingest.ctgov import map_study, studies_from_json
+from trialwatch.ingest.errors import InputError
+from trialwatch.ingest.record import canonical_json, empty_record
 
 CTGOV = Path(__file__).parent / "fixtures" / "ctgov"
 STUDY_FILES = sorted((CTGOV / "studies").glob("NCT*.json"))

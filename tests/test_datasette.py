@@ -31,8 +31,8 @@ from click.testing import CliRunner
 
 from clirun import tw as run_cli
 from registry_server import RegistryServer, load_studies
-from snapshots.migrations import migrate, migrations
-from trialwatch import DATASETTE_MISSING, cli
+from trialwatch.snapshots.migrations import migrate, migrations
+from trialwatch.cli import DATASETTE_MISSING, cli
 
 pytest.importorskip("datasette", reason="Datasette is an optional extra: pip install -e '.[test]'")
 import yaml  # noqa: E402 - Datasette's dependency

@@ -4,8 +4,8 @@ import copy
 
 import pytest
 
-from ingest.record import empty_record
-from snapshots.diff import diff_records
+from trialwatch.ingest.record import empty_record
+from trialwatch.snapshots.diff import diff_records
 
 
 def record(**fields):

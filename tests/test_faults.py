@@ -33,7 +33,7 @@ from typing import Callable
 
 import pytest
 
-import trialwatch
+import trialwatch.cli
 from clirun import tw as run_cli
 from dbcheck import consistent, ingest_state, write_corpus
 from registry_server import RegistryServer, load_studies, synthetic_studies
@@ -77,7 +77,7 @@ def tw(db, url, *args):
 def fast_registry(monkeypatch):
     """The CLI's registry client with its waits shortened: first retry after 0.05 s, answers within 1 s."""
     made = []
-    original = trialwatch.open_registry
+    original = trialwatch.cli.open_registry
 
     def open_fast(ctx):
         registry = original(ctx)
@@ -85,7 +85,7 @@ def fast_registry(monkeypatch):
         made.append(registry)
         return registry
 
-    monkeypatch.setattr(trialwatch, "open_registry", open_fast)
+    monkeypatch.setattr(trialwatch.cli, "open_registry", open_fast)
     return made
 
 

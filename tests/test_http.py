@@ -8,8 +8,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from ingest.errors import FetchError, InputError
-from ingest.http import Registry, retry_after_seconds, user_agent, validate_search_params
+from trialwatch.ingest.errors import FetchError, InputError
+from trialwatch.ingest.http import Registry, retry_after_seconds, user_agent, validate_search_params
 from registry_server import FIXTURES, RegistryServer, load_studies, synthetic_studies
 
 STUDIES = load_studies()

@@ -11,10 +11,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ingest.errors import InputError
-from ingest.html import html_to_text, parse_html
-from ingest.page import ALWAYS_UNKNOWN, LABEL_LESS_UNKNOWN, SECTIONS, looks_like_html, parse_page
-from ingest.record import TOP_LEVEL
+from trialwatch.ingest.errors import InputError
+from trialwatch.ingest.html import html_to_text, parse_html
+from trialwatch.ingest.page import ALWAYS_UNKNOWN, LABEL_LESS_UNKNOWN, SECTIONS, looks_like_html, parse_page
+from trialwatch.ingest.record import TOP_LEVEL
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = ROOT / "tests" / "fixtures" / "pages"

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 from registry_server import RegistryServer, load_studies
 from clirun import tw as run_cli
-from trialwatch import cli
+from trialwatch.cli import cli
 
 ROOT = Path(__file__).resolve().parent.parent
 CONSTRUCTED = json.loads((ROOT / "tests/fixtures/ctgov/constructed/NCT06731192.json").read_text())

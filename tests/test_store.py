@@ -7,9 +7,9 @@ import zlib
 
 import pytest
 
-from ingest.record import empty_record
-from snapshots.migrations import migrations
-from snapshots.store import Store, StoreError, decode_raw
+from trialwatch.ingest.record import empty_record
+from trialwatch.snapshots.migrations import migrations
+from trialwatch.snapshots.store import Store, StoreError, decode_raw
 
 NCT = "NCT01234567"
 

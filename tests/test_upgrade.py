@@ -6,10 +6,10 @@ from pathlib import Path
 
 import sqlite_utils
 
-from ingest.record import canonical_json, content_hash
-from ingest.sources import parse_file
-from snapshots.migrations import migrations
-from snapshots.store import Store
+from trialwatch.ingest.record import canonical_json, content_hash
+from trialwatch.ingest.sources import parse_file
+from trialwatch.snapshots.migrations import migrations
+from trialwatch.snapshots.store import Store
 from clirun import tw
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -1,7 +1,8 @@
 """trialwatch: watch clinical-trial registry records change.
 
-The command line, and only that: each command resolves its inputs, calls `ingest` (registry
-input → records) or `snapshots` (records → SQLite, changes, reports) and prints the result.
+The command line, and only that: each command resolves its inputs, calls `trialwatch.ingest`
+(registry input → records) or `trialwatch.snapshots` (records → SQLite, changes, reports) and
+prints the result.
 """
 
 from __future__ import annotations
@@ -14,15 +15,10 @@ from contextlib import contextmanager, nullcontext
 
 import click
 
-from ingest.errors import InputError
-from snapshots.diff import CATEGORIES, SEVERITIES
+from trialwatch.ingest.errors import InputError
+from trialwatch.snapshots.diff import CATEGORIES, SEVERITIES
 
-try:
-    from importlib.metadata import version as _version
-
-    __version__ = _version("trialwatch")
-except Exception:  # noqa: BLE001 - running from a checkout that was never installed
-    __version__ = "0+unknown"
+from trialwatch import __version__
 
 FORMAT_CHOICES = ("text", "json", "csv", "markdown")
 _DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -88,7 +84,7 @@ def nct_argument(func):
     @click.argument("nct_id", metavar="NCT_ID")
     @functools.wraps(func)
     def wrapper(*args, nct_id, **kwargs):
-        from ingest.ids import normalize_nct_id
+        from trialwatch.ingest.ids import normalize_nct_id
 
         return func(*args, nct_id=normalize_nct_id(nct_id), **kwargs)
 
@@ -96,7 +92,7 @@ def nct_argument(func):
 
 
 def open_store(ctx, create=False):
-    from snapshots.store import Store, StoreError
+    from trialwatch.snapshots.store import Store, StoreError
 
     try:
         return Store(ctx.obj["db"], create=create)
@@ -110,7 +106,7 @@ def known_trial(store, nct_id):
 
 
 def instant(value, *, end_of_day=False, since=False):
-    from snapshots.dates import parse_instant, parse_since
+    from trialwatch.snapshots.dates import parse_instant, parse_since
 
     try:
         if end_of_day and _DATE_ONLY.match(value.strip()):
@@ -190,7 +186,7 @@ def cli(ctx, db, ctgov_url, rate):
 
 
 def open_registry(ctx):
-    from ingest.http import Registry
+    from trialwatch.ingest.http import Registry
 
     return Registry(ctx.obj["ctgov_url"], rate=ctx.obj["rate"], progress=echo_err if sys.stderr.isatty() else None)
 
@@ -206,8 +202,8 @@ def parse(path):
 
         trialwatch parse seeds/NCT06731192.txt
     """
-    from ingest.sources import parse_file
-    from snapshots.report import to_json
+    from trialwatch.ingest.sources import parse_file
+    from trialwatch.snapshots.report import to_json
 
     parsed = parse_file(path)
     for item in parsed:
@@ -235,7 +231,7 @@ def ingest(ctx, targets, observed_at):
     """
     from itertools import chain
 
-    from ingest.sources import Failed, Inputs, fetch_pages, fetch_trials, split_targets
+    from trialwatch.ingest.sources import Failed, Inputs, fetch_pages, fetch_trials, split_targets
 
     observed = instant(observed_at) if observed_at is not None else None
     if not all(target.strip() for target in targets):  # an unset shell variable, not "this folder"
@@ -282,7 +278,7 @@ def diff(ctx, nct_id, since, categories, fmt):
 
         trialwatch diff NCT06731192 --since 2025-01-01 --format markdown
     """
-    from snapshots.report import render_changes
+    from trialwatch.snapshots.report import render_changes
 
     since_utc = instant(since, since=True) if since is not None else None
     store = open_store(ctx)
@@ -302,7 +298,7 @@ def history(ctx, nct_id, fmt):
 
         trialwatch history NCT06731192
     """
-    from snapshots.report import render_history
+    from trialwatch.snapshots.report import render_history
 
     store = open_store(ctx)
     known_trial(store, nct_id)
@@ -321,7 +317,7 @@ def show(ctx, nct_id, at, fmt):
 
         trialwatch show NCT06731192 --at 2025-02-01 --format json
     """
-    from snapshots.report import render_record
+    from trialwatch.snapshots.report import render_record
 
     at_utc = instant(at, end_of_day=True) if at is not None else None
     store = open_store(ctx)
@@ -350,9 +346,9 @@ def backfill(ctx, nct_ids, modules):
 
         trialwatch backfill NCT05147467 --modules "Study Status,Outcome Measures"
     """
-    from ingest.ids import normalize_nct_id
-    from ingest.sources import HistorySource
-    from snapshots.backfill import fetch, parse_modules, plan
+    from trialwatch.ingest.ids import normalize_nct_id
+    from trialwatch.ingest.sources import HistorySource
+    from trialwatch.snapshots.backfill import fetch, parse_modules, plan
 
     ids = list(dict.fromkeys(normalize_nct_id(nct_id) for nct_id in nct_ids))
     names = parse_modules(modules)
@@ -411,9 +407,9 @@ def watch_add(ctx, nct_ids, note, query, name, backfill):
         trialwatch watch add NCT06731192 NCT04267848 --note "competitors" --backfill
         trialwatch watch add --search 'query.cond=Alport syndrome&filter.overallStatus=RECRUITING' --name alport
     """
-    from ingest.ids import normalize_nct_id
-    from ingest.sources import parse_search
-    from snapshots.watch import WatchError, add_search, add_trials
+    from trialwatch.ingest.ids import normalize_nct_id
+    from trialwatch.ingest.sources import parse_search
+    from trialwatch.snapshots.watch import WatchError, add_search, add_trials
 
     if bool(nct_ids) == bool(query):
         raise BadInput("give NCT ids or --search, not both and not neither")
@@ -432,8 +428,8 @@ def watch_add(ctx, nct_ids, note, query, name, backfill):
     except WatchError as error:
         raise BadInput(str(error)) from None
     if backfill:
-        from ingest.sources import HistorySource
-        from snapshots.run import backfill_waiting
+        from trialwatch.ingest.sources import HistorySource
+        from trialwatch.snapshots.run import backfill_waiting
 
         with progress_bar("Backfilling versions") as bar:
             results = backfill_waiting(store, HistorySource(registry), progress=bar)
@@ -456,8 +452,8 @@ def watch_remove(ctx, nct_ids, name):
 
         trialwatch watch remove NCT06731192
     """
-    from ingest.ids import normalize_nct_id
-    from snapshots.watch import WatchError, remove_search, remove_trials
+    from trialwatch.ingest.ids import normalize_nct_id
+    from trialwatch.snapshots.watch import WatchError, remove_search, remove_trials
 
     if bool(nct_ids) == bool(name):
         raise BadInput("give NCT ids or --search NAME, not both and not neither")
@@ -479,8 +475,8 @@ def watch_list(ctx, fmt):
 
         trialwatch watch list --format csv
     """
-    from snapshots.report import table, to_json
-    from snapshots.watch import searches, watched
+    from trialwatch.snapshots.report import table, to_json
+    from trialwatch.snapshots.watch import searches, watched
 
     store = open_store(ctx)
     trials, saved = watched(store.db), searches(store.db)
@@ -509,10 +505,10 @@ def run(ctx, force, fmt, quiet):
 
         trialwatch run --format markdown
     """
-    from ingest.sources import HistorySource, RegistrySource
-    from snapshots.report import render_run
-    from snapshots.run import RunLocked
-    from snapshots.run import run as run_watchlist
+    from trialwatch.ingest.sources import HistorySource, RegistrySource
+    from trialwatch.snapshots.report import render_run
+    from trialwatch.snapshots.run import RunLocked
+    from trialwatch.snapshots.run import run as run_watchlist
 
     registry = open_registry(ctx)  # a bad --ctgov-url is exit 2 before the database is created
     store = open_store(ctx, create=True)
@@ -543,8 +539,8 @@ def changes(ctx, since, categories, severities, nct_ids, fmt):
 
         trialwatch changes --since 7d --severity critical --severity notable
     """
-    from ingest.ids import normalize_nct_id
-    from snapshots.report import render_changes
+    from trialwatch.ingest.ids import normalize_nct_id
+    from trialwatch.snapshots.report import render_changes
 
     ids = [normalize_nct_id(n) for n in nct_ids]
     since_utc = instant(since, since=True) if since is not None else None
@@ -580,7 +576,7 @@ def serve(ctx, host, port, metadata_path):
     import subprocess
     import tempfile
 
-    shipped = str(importlib.resources.files("snapshots").joinpath("metadata.yml"))
+    shipped = str(importlib.resources.files("trialwatch.snapshots").joinpath("metadata.yml"))
     if metadata_path:
         click.echo(shipped)
         return
@@ -624,9 +620,9 @@ def reparse(ctx, nct_ids):
 
         trialwatch reparse
     """
-    from ingest.ids import normalize_nct_id
-    from ingest.sources import reparse_input
-    from snapshots.reparse import reparse as reparse_records
+    from trialwatch.ingest.ids import normalize_nct_id
+    from trialwatch.ingest.sources import reparse_input
+    from trialwatch.snapshots.reparse import reparse as reparse_records
 
     ids = [normalize_nct_id(n) for n in nct_ids] or None
     store = open_store(ctx)
