@@ -4,7 +4,7 @@
 the members it will read, keeping none of it: memory stays the same whatever the archive's size
 (Python's `zipfile` keeps every entry in memory, about half a kilobyte each, so it is not used).
 Iterating reads the members one at a time, in archive order, straight from the file: nothing is
-unpacked to disk.  Each member is parsed with `sources.parse_bytes`; its source is named
+unpacked to disk.  Each member is parsed with `parse.parse_bytes`; its source is named
 ``archive.zip!member.json``.
 
 Hostile archives:
@@ -31,7 +31,7 @@ from typing import Iterator, NamedTuple
 from .ctgov import load_json
 from .errors import InputError
 from .record import canonical_json
-from .sources import INPUT_SUFFIXES, MAX_INPUT_BYTES, Failed, Parsed, parse_bytes
+from .parse import INPUT_SUFFIXES, MAX_INPUT_BYTES, Failed, Parsed, parse_bytes
 
 MAX_MEMBER_BYTES = MAX_INPUT_BYTES
 MAX_TOTAL_BYTES = int(os.environ.get("TRIALWATCH_MAX_ARCHIVE_BYTES", 64 * 1024**3))  # inflated, all members

@@ -8,10 +8,10 @@ import sqlite3
 import pytest
 
 from trialwatch.ingest.http import Registry
-from trialwatch.ingest.sources import HistorySource
+from trialwatch.ingest.registry import HistorySource
 from registry_server import FIXTURES, RegistryServer
-from trialwatch.snapshots.backfill import backfill, backfill_many
-from trialwatch.snapshots.store import Store
+from trialwatch.snapshots.jobs.backfill import backfill, backfill_many
+from trialwatch.snapshots.store.store import Store
 from clirun import tw as run_cli
 
 NCT = "NCT05147467"

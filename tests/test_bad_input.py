@@ -3,7 +3,7 @@
 - Fuzz (hypothesis, derandomized): pages built from the seed's lines (shuffled, cut,
   duplicated, mixed with junk), the same wrapped in HTML, and the shared API records with
   fields deleted, nulled, retyped and nested wrongly, all through the bytes entry point
-  `ingest.sources.parse_bytes`: records come out, or `InputError` with one line; never any
+  `trialwatch.ingest.parse.parse_bytes`: records come out, or `InputError` with one line; never any
   other exception.  A handful go through `trialwatch ingest` as real processes.
 - The bad-input matrix: each bad command line is exit 2, exactly one line on stderr naming
   the input and what is wrong, no traceback, and nothing written.
@@ -39,7 +39,7 @@ from hypothesis import strategies as st
 
 from trialwatch.ingest.errors import InputError
 from trialwatch.ingest.http import user_agent
-from trialwatch.ingest.sources import parse_bytes
+from trialwatch.ingest.parse import parse_bytes
 from registry_server import FIXTURES, RegistryServer, load_studies
 from trialwatch.cli import cli
 
@@ -544,7 +544,7 @@ SQL_WORDS = re.compile(r"\b(SELECT|INSERT INTO|UPDATE|DELETE FROM|CREATE|ALTER T
 # file → the expressions its SQL f-strings may interpolate, each checked by hand (module-level
 # UPPER_CASE constants are allowed everywhere):
 AUDITED = {
-    "snapshots/store.py": {
+    "snapshots/store/store.py": {
         # _insert_sql: the table is "changes", the columns the keys of diff's change dicts; placeholders
         "table", "', '.join(columns)", "', '.join(('?' for _ in columns))",
         # _refresh_trial: "column = ?" for the keys of TRIAL_COLUMNS and fixed names
@@ -552,14 +552,14 @@ AUDITED = {
         # changes(): column names from a constant tuple; placeholders; "DESC" or ""
         "column", "', '.join(('?' for _ in values))", "order",
     },
-    "snapshots/migrations.py": {
+    "snapshots/store/migrations.py": {
         # migrations: names, JSON paths and view SQL from constants in the module
         "paths", "column", "value", "path", "_newest_carrying(path)", "joined('conditions')", "joined('keywords')",
         "names", "_newest_carrying('lead_sponsor', 'lead_sponsor.name')", "columns", "new_values", "old_values",
         "name", "sql.strip()",
     },
 }
-SOURCES = ["trialwatch/cli.py", *sorted(f"{p.parent.name}/{p.name}" for d in ("ingest", "snapshots") for p in (ROOT / d).glob("*.py"))]
+SOURCES = sorted(str(p.relative_to(ROOT)) for d in ("trialwatch", "ingest", "snapshots") for p in (ROOT / d).rglob("*.py"))
 
 
 def sql_fstrings(tree):
@@ -592,7 +592,7 @@ def test_sql_is_parameterised_fstrings_interpolate_only_audited_names():
             if expression not in AUDITED.get(name, set()) | constants:
                 unaudited.append(f"{name}:{line}: {{{expression}}}")
     assert not unaudited, "SQL f-strings interpolating names nobody audited (use ? parameters):\n" + "\n".join(unaudited)
-    assert found["snapshots/store.py"] >= 3 and found["snapshots/migrations.py"] >= 3  # the check sees them
+    assert found["snapshots/store/store.py"] >= 3 and found["snapshots/store/migrations.py"] >= 3  # the check sees them
 
 
 # -- no credentials stored -----------------------------------------------------------------------------

@@ -15,7 +15,8 @@ from click.testing import CliRunner
 
 from trialwatch.ingest.bulk import Archive
 from trialwatch.ingest.errors import InputError
-from trialwatch.ingest.sources import Failed, Inputs, Parsed
+from trialwatch.ingest.parse import Failed, Parsed
+from trialwatch.ingest.sources import Inputs
 from trialwatch.cli import cli
 
 STUDIES = Path(__file__).parent / "fixtures" / "ctgov" / "studies"

@@ -31,14 +31,14 @@ from click.testing import CliRunner
 
 from clirun import tw as run_cli
 from registry_server import RegistryServer, load_studies
-from trialwatch.snapshots.migrations import migrate, migrations
+from trialwatch.snapshots.store.migrations import migrate, migrations
 from trialwatch.cli import DATASETTE_MISSING, cli
 
 pytest.importorskip("datasette", reason="Datasette is an optional extra: pip install -e '.[test]'")
 import yaml  # noqa: E402 - Datasette's dependency
 
 ROOT = Path(__file__).resolve().parent.parent
-METADATA = ROOT / "snapshots" / "metadata.yml"
+METADATA = ROOT / "snapshots" / "datasette" / "metadata.yml"
 CHROMIUM = Path("/usr/bin/chromium")
 DB_NAME = "watch"  # not "trialwatch": serve must key the metadata by the database's own name
 

@@ -5,7 +5,7 @@ import copy
 import pytest
 
 from trialwatch.ingest.record import empty_record
-from trialwatch.snapshots.diff import diff_records
+from trialwatch.snapshots.changes.diff import diff_records
 
 
 def record(**fields):

@@ -8,8 +8,8 @@ import zlib
 import pytest
 
 from trialwatch.ingest.record import empty_record
-from trialwatch.snapshots.migrations import migrations
-from trialwatch.snapshots.store import Store, StoreError, decode_raw
+from trialwatch.snapshots.store.migrations import migrations
+from trialwatch.snapshots.store.store import Store, StoreError, decode_raw
 
 NCT = "NCT01234567"
 

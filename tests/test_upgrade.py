@@ -7,9 +7,9 @@ from pathlib import Path
 import sqlite_utils
 
 from trialwatch.ingest.record import canonical_json, content_hash
-from trialwatch.ingest.sources import parse_file
-from trialwatch.snapshots.migrations import migrations
-from trialwatch.snapshots.store import Store
+from trialwatch.ingest.parse import parse_file
+from trialwatch.snapshots.store.migrations import migrations
+from trialwatch.snapshots.store.store import Store
 from clirun import tw
 
 ROOT = Path(__file__).resolve().parent.parent

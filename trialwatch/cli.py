@@ -16,7 +16,7 @@ from contextlib import contextmanager, nullcontext
 import click
 
 from trialwatch.ingest.errors import InputError
-from trialwatch.snapshots.diff import CATEGORIES, SEVERITIES
+from trialwatch.snapshots.changes.diff import CATEGORIES, SEVERITIES
 
 from trialwatch import __version__
 
@@ -92,7 +92,7 @@ def nct_argument(func):
 
 
 def open_store(ctx, create=False):
-    from trialwatch.snapshots.store import Store, StoreError
+    from trialwatch.snapshots.store.store import Store, StoreError
 
     try:
         return Store(ctx.obj["db"], create=create)
@@ -106,7 +106,7 @@ def known_trial(store, nct_id):
 
 
 def instant(value, *, end_of_day=False, since=False):
-    from trialwatch.snapshots.dates import parse_instant, parse_since
+    from trialwatch.snapshots.changes.dates import parse_instant, parse_since
 
     try:
         if end_of_day and _DATE_ONLY.match(value.strip()):
@@ -202,8 +202,8 @@ def parse(path):
 
         trialwatch parse seeds/NCT06731192.txt
     """
-    from trialwatch.ingest.sources import parse_file
-    from trialwatch.snapshots.report import to_json
+    from trialwatch.ingest.parse import parse_file
+    from trialwatch.snapshots.reports.render import to_json
 
     parsed = parse_file(path)
     for item in parsed:
@@ -231,7 +231,9 @@ def ingest(ctx, targets, observed_at):
     """
     from itertools import chain
 
-    from trialwatch.ingest.sources import Failed, Inputs, fetch_pages, fetch_trials, split_targets
+    from trialwatch.ingest.parse import Failed
+    from trialwatch.ingest.registry import fetch_pages, fetch_trials
+    from trialwatch.ingest.sources import Inputs, split_targets
 
     observed = instant(observed_at) if observed_at is not None else None
     if not all(target.strip() for target in targets):  # an unset shell variable, not "this folder"
@@ -278,7 +280,7 @@ def diff(ctx, nct_id, since, categories, fmt):
 
         trialwatch diff NCT06731192 --since 2025-01-01 --format markdown
     """
-    from trialwatch.snapshots.report import render_changes
+    from trialwatch.snapshots.reports.render import render_changes
 
     since_utc = instant(since, since=True) if since is not None else None
     store = open_store(ctx)
@@ -298,7 +300,7 @@ def history(ctx, nct_id, fmt):
 
         trialwatch history NCT06731192
     """
-    from trialwatch.snapshots.report import render_history
+    from trialwatch.snapshots.reports.render import render_history
 
     store = open_store(ctx)
     known_trial(store, nct_id)
@@ -317,7 +319,7 @@ def show(ctx, nct_id, at, fmt):
 
         trialwatch show NCT06731192 --at 2025-02-01 --format json
     """
-    from trialwatch.snapshots.report import render_record
+    from trialwatch.snapshots.reports.render import render_record
 
     at_utc = instant(at, end_of_day=True) if at is not None else None
     store = open_store(ctx)
@@ -347,8 +349,8 @@ def backfill(ctx, nct_ids, modules):
         trialwatch backfill NCT05147467 --modules "Study Status,Outcome Measures"
     """
     from trialwatch.ingest.ids import normalize_nct_id
-    from trialwatch.ingest.sources import HistorySource
-    from trialwatch.snapshots.backfill import fetch, parse_modules, plan
+    from trialwatch.ingest.registry import HistorySource
+    from trialwatch.snapshots.jobs.backfill import fetch, parse_modules, plan
 
     ids = list(dict.fromkeys(normalize_nct_id(nct_id) for nct_id in nct_ids))
     names = parse_modules(modules)
@@ -408,8 +410,8 @@ def watch_add(ctx, nct_ids, note, query, name, backfill):
         trialwatch watch add --search 'query.cond=Alport syndrome&filter.overallStatus=RECRUITING' --name alport
     """
     from trialwatch.ingest.ids import normalize_nct_id
-    from trialwatch.ingest.sources import parse_search
-    from trialwatch.snapshots.watch import WatchError, add_search, add_trials
+    from trialwatch.ingest.registry import parse_search
+    from trialwatch.snapshots.jobs.watch import WatchError, add_search, add_trials
 
     if bool(nct_ids) == bool(query):
         raise BadInput("give NCT ids or --search, not both and not neither")
@@ -428,8 +430,8 @@ def watch_add(ctx, nct_ids, note, query, name, backfill):
     except WatchError as error:
         raise BadInput(str(error)) from None
     if backfill:
-        from trialwatch.ingest.sources import HistorySource
-        from trialwatch.snapshots.run import backfill_waiting
+        from trialwatch.ingest.registry import HistorySource
+        from trialwatch.snapshots.jobs.run import backfill_waiting
 
         with progress_bar("Backfilling versions") as bar:
             results = backfill_waiting(store, HistorySource(registry), progress=bar)
@@ -453,7 +455,7 @@ def watch_remove(ctx, nct_ids, name):
         trialwatch watch remove NCT06731192
     """
     from trialwatch.ingest.ids import normalize_nct_id
-    from trialwatch.snapshots.watch import WatchError, remove_search, remove_trials
+    from trialwatch.snapshots.jobs.watch import WatchError, remove_search, remove_trials
 
     if bool(nct_ids) == bool(name):
         raise BadInput("give NCT ids or --search NAME, not both and not neither")
@@ -475,8 +477,8 @@ def watch_list(ctx, fmt):
 
         trialwatch watch list --format csv
     """
-    from trialwatch.snapshots.report import table, to_json
-    from trialwatch.snapshots.watch import searches, watched
+    from trialwatch.snapshots.reports.render import table, to_json
+    from trialwatch.snapshots.jobs.watch import searches, watched
 
     store = open_store(ctx)
     trials, saved = watched(store.db), searches(store.db)
@@ -505,10 +507,10 @@ def run(ctx, force, fmt, quiet):
 
         trialwatch run --format markdown
     """
-    from trialwatch.ingest.sources import HistorySource, RegistrySource
-    from trialwatch.snapshots.report import render_run
-    from trialwatch.snapshots.run import RunLocked
-    from trialwatch.snapshots.run import run as run_watchlist
+    from trialwatch.ingest.registry import HistorySource, RegistrySource
+    from trialwatch.snapshots.reports.render import render_run
+    from trialwatch.snapshots.jobs.run import RunLocked
+    from trialwatch.snapshots.jobs.run import run as run_watchlist
 
     registry = open_registry(ctx)  # a bad --ctgov-url is exit 2 before the database is created
     store = open_store(ctx, create=True)
@@ -540,7 +542,7 @@ def changes(ctx, since, categories, severities, nct_ids, fmt):
         trialwatch changes --since 7d --severity critical --severity notable
     """
     from trialwatch.ingest.ids import normalize_nct_id
-    from trialwatch.snapshots.report import render_changes
+    from trialwatch.snapshots.reports.render import render_changes
 
     ids = [normalize_nct_id(n) for n in nct_ids]
     since_utc = instant(since, since=True) if since is not None else None
@@ -576,7 +578,7 @@ def serve(ctx, host, port, metadata_path):
     import subprocess
     import tempfile
 
-    shipped = str(importlib.resources.files("trialwatch.snapshots").joinpath("metadata.yml"))
+    shipped = str(importlib.resources.files("trialwatch.snapshots.datasette").joinpath("metadata.yml"))
     if metadata_path:
         click.echo(shipped)
         return
@@ -621,8 +623,8 @@ def reparse(ctx, nct_ids):
         trialwatch reparse
     """
     from trialwatch.ingest.ids import normalize_nct_id
-    from trialwatch.ingest.sources import reparse_input
-    from trialwatch.snapshots.reparse import reparse as reparse_records
+    from trialwatch.ingest.parse import reparse_input
+    from trialwatch.snapshots.jobs.reparse import reparse as reparse_records
 
     ids = [normalize_nct_id(n) for n in nct_ids] or None
     store = open_store(ctx)

@@ -42,8 +42,8 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from trialwatch.ingest.ctgov import map_study  # noqa: E402
-from trialwatch.ingest.sources import parse_bytes  # noqa: E402
-from trialwatch.snapshots.diff import diff_records  # noqa: E402
+from trialwatch.ingest.parse import parse_bytes  # noqa: E402
+from trialwatch.snapshots.changes.diff import diff_records  # noqa: E402
 
 STUDIES = ROOT / "tests" / "fixtures" / "ctgov" / "studies"
 TARGET_MEAN = 17_000  # bytes: ClinicalTrials.gov's mean study JSON (10 GB / 600,000)
@@ -282,8 +282,8 @@ def measure_imports(workdir: Path, corpus: dict, loads_rate: float) -> dict:
 
 
 def measure_reads(workdir: Path, nct_id: str, repeat: int) -> dict:
-    from trialwatch.snapshots.report import render_changes, render_history
-    from trialwatch.snapshots.store import Store
+    from trialwatch.snapshots.reports.render import render_changes, render_history
+    from trialwatch.snapshots.store.store import Store
 
     whole = {}
     for command in ("diff", "history"):
@@ -332,9 +332,10 @@ def measure_largest_diff(repeat: int) -> dict:
 
 def measure_watchlist(workdir: Path, count: int) -> dict:
     from trialwatch.ingest.http import Registry
-    from trialwatch.ingest.sources import Parsed, fetch_trials
+    from trialwatch.ingest.parse import Parsed
+    from trialwatch.ingest.registry import fetch_trials
     from registry_server import RegistryServer, synthetic_studies
-    from trialwatch.snapshots.store import Store
+    from trialwatch.snapshots.store.store import Store
 
     template = json.loads((STUDIES / "NCT03418623.json").read_bytes())  # a small real record
     studies = synthetic_studies(count, template)

@@ -17,9 +17,9 @@ import sqlite_utils
 
 from trialwatch.ingest.record import canonical_json, hash_canonical
 
-from .dates import now_utc
-from .diff import diff_records, sort_key
-from .migrations import migrate
+from trialwatch.snapshots.changes.dates import now_utc
+from trialwatch.snapshots.changes.diff import diff_records, sort_key
+from trialwatch.snapshots.store.migrations import migrate
 
 BUSY_TIMEOUT_MS = 15_000
 CACHE_KIB = 64 * 1024  # SQLite page cache: the indexes of a whole-registry database stay in memory

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .dates import now_utc
+from trialwatch.snapshots.changes.dates import now_utc
 
 
 class WatchError(ValueError):

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 
-from .dates import at_precision, coarser, registry_date
+from trialwatch.snapshots.changes.dates import at_precision, coarser, registry_date
 
 CATEGORIES = (
     "status", "dates", "enrollment", "design", "arms", "interventions", "eligibility",

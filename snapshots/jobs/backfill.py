@@ -10,7 +10,7 @@ Every version fetched is a check ("ctgov history", source_ref `…/history/N`), 
 equal to a neighbour; the versions a trial has are those with such a check, so a second
 backfill asks only for the version list and the versions it lacks.
 
-`source` is an object from `ingest` (`ingest.sources.HistorySource`): `versions(nct_id)`,
+`source` is an object from `ingest` (`trialwatch.ingest.registry.HistorySource`): `versions(nct_id)`,
 `version(nct_id, n)`, `list_ref(nct_id)`, `version_ref(nct_id, n)`.  Nothing here knows HTTP.
 """
 

@@ -5,7 +5,7 @@ inputs and has the store rewrite the records, their hashes and the trial's chang
 next snapshot compares against what today's parser makes of yesterday's page: no burst of
 "added" changes after an upgrade.  One transaction per trial.
 
-`parse(raw, snapshot)` comes from ingest (`ingest.sources.reparse_input`): this module knows no
+`parse(raw, snapshot)` comes from ingest (`trialwatch.ingest.parse.reparse_input`): this module knows no
 parser and no HTTP.  It returns the record, or raises InputError, in which case the snapshot
 keeps its record and the error is reported.
 """

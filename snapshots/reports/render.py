@@ -7,7 +7,7 @@ import io
 import json
 from itertools import groupby
 
-from .diff import CHANGE_KEYS
+from trialwatch.snapshots.changes.diff import CHANGE_KEYS
 
 FORMATS = ("text", "json", "csv", "markdown")
 
@@ -139,7 +139,7 @@ def render_run(report, fmt: str) -> str:
 
     Empty when there is no news, so cron mails only news.
     """
-    from .run import news_order
+    from trialwatch.snapshots.jobs.run import news_order
 
     if not report.has_news:
         return ""

@@ -1,7 +1,7 @@
 """`trialwatch run`: refresh every watched trial and saved search, record the run, report news.
 
 The registry is reached through a *source* object that ingest provides (see
-`ingest.sources.RegistrySource`); this module knows no HTTP.  A source has:
+`trialwatch.ingest.registry.RegistrySource`); this module knows no HTTP.  A source has:
 
 - `data_timestamp() -> str`: when the registry's data were last refreshed;
 - `trials(nct_ids, updated_since=None) -> Iterator[Parsed | Failed]`: current records, batched,
@@ -20,9 +20,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from .dates import now_utc
-from .diff import CATEGORIES, SEVERITIES
-from .watch import add_trials
+from trialwatch.snapshots.changes.dates import now_utc
+from trialwatch.snapshots.changes.diff import CATEGORIES, SEVERITIES
+from trialwatch.snapshots.jobs.watch import add_trials
 
 FULL_CHECK_EVERY = timedelta(days=7)
 
@@ -118,7 +118,7 @@ def run(store, source, *, history=None, force: bool = False, progress=None, now:
 
 def backfill_waiting(store, history, report=None, progress=None) -> list:
     """Backfill the watched trials waiting for it; those that succeed stop waiting."""
-    from .backfill import backfill_many
+    from trialwatch.snapshots.jobs.backfill import backfill_many
 
     waiting = [row[0] for row in store.db.execute("SELECT nct_id FROM watchlist WHERE backfill = 1 ORDER BY nct_id")]
     results = backfill_many(store, history, waiting, progress=progress) if waiting else []

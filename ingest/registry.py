@@ -1,0 +1,193 @@
+"""ClinicalTrials.gov as a source of records: current records, saved searches, page URLs and
+the registry's version history, through the one HTTP client (`ingest.http.Registry`).
+
+What `trialwatch.snapshots.jobs` asks of a source is defined here as plain objects
+(`RegistrySource`, `HistorySource`) that yield `Parsed` and `Failed` items: no HTTP crosses
+into `snapshots`, and nothing here knows the database.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import date
+from typing import Iterator
+from urllib.parse import parse_qsl
+
+from .ctgov import map_study
+from .errors import FetchError, InputError
+from .http import validate_search_params
+from .parse import API, HISTORY, PAGE_URL, SEARCH, Failed, Parsed, parse_bytes
+
+
+def api_study(study: dict, ref: str) -> Parsed:
+    """One API study object → Parsed (raw: the study's JSON, so it can be re-mapped later)."""
+    raw = json.dumps(study, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return Parsed(map_study(study), raw, API, ref, fetched=True)
+
+
+def fetch_trials(registry, nct_ids, updated_since: str | None = None) -> Iterator[Parsed | Failed]:
+    """The current records of trials from ClinicalTrials.gov, batched (see Registry.studies).
+
+    With `updated_since` (a date), only the trials the registry updated on or after it.
+    """
+    extra = {"filter.advanced": f"AREA[LastUpdatePostDate]RANGE[{updated_since},MAX]"} if updated_since else None
+    for nct_id, answer in registry.studies(nct_ids, extra_params=extra):
+        ref = f"{registry.base_url}/api/v2/studies/{nct_id}"
+        if isinstance(answer, FetchError):
+            yield Failed(ref, str(answer), nct_id, API)
+            continue
+        try:
+            yield api_study(answer, ref)
+        except InputError as error:
+            yield Failed(ref, str(error), nct_id, API)
+
+
+def fetch_pages(registry, urls) -> Iterator[Parsed | Failed]:
+    """Saved-page URLs (e.g. https://meddatax.com/clinical-trials/NCT06731192), parsed like files."""
+    for url in urls:
+        try:
+            body, _ = registry.fetch_url(url)
+            parsed = parse_bytes(body, url)
+        except (FetchError, InputError) as error:
+            yield Failed(url, str(error), source_kind=PAGE_URL)
+            continue
+        for item in parsed:
+            item.fetched = True
+        yield from parsed
+
+
+
+# -- the registry's version history -------------------------------------------------------
+
+_HISTORY_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+class HistorySource:
+    """A trial's earlier versions on ClinicalTrials.gov, through a `Registry`.
+
+    `versions(nct_id)`: the version list (one request), each entry checked and the list sorted
+    by version: `{"version": int, "date": "YYYY-MM-DD", "status": str | None,
+    "moduleLabels": [str, ...]}`.  `version(nct_id, n)`: that version as `Parsed` (source kind
+    "ctgov history", raw the version's study JSON).  Both raise FetchError with one line naming
+    the trial (and the version) when the registry refuses, has no history or no such version,
+    or answers with something else; `version` raises InputError when the study cannot be mapped.
+    """
+
+    source_kind = HISTORY
+
+    def __init__(self, registry):
+        self.registry = registry
+
+    def list_ref(self, nct_id: str) -> str:
+        return f"{self.registry.base_url}/api/int/studies/{nct_id}?history=true"
+
+    def version_ref(self, nct_id: str, number: int) -> str:
+        return f"{self.registry.base_url}/api/int/studies/{nct_id}/history/{number}"
+
+    def versions(self, nct_id: str) -> list[dict]:
+        try:
+            data = self.registry.history(nct_id)
+        except FetchError as error:
+            if str(error).endswith("(HTTP 404)"):
+                raise FetchError(f"{nct_id}: ClinicalTrials.gov has no version history for this trial (HTTP 404)", nct_id) from None
+            raise
+        changes = data["history"].get("changes")
+        if not isinstance(changes, list):
+            raise FetchError(f"{nct_id} history: answer has no list of versions (history.changes)", nct_id)
+        if not changes:
+            raise FetchError(f"{nct_id}: ClinicalTrials.gov lists no versions of this trial", nct_id)
+        entries: dict[int, dict] = {}
+        for index, change in enumerate(changes):
+            change = change if isinstance(change, dict) else {}
+            number, date = change.get("version"), change.get("date")
+            if isinstance(number, bool) or not isinstance(number, int) or number < 0:
+                raise FetchError(f"{nct_id} history: entry {index} has no version number", nct_id)
+            if not _is_day(date):
+                raise FetchError(f"{nct_id} history: version {number} has no date (YYYY-MM-DD), got {date!r}", nct_id)
+            labels = change.get("moduleLabels")
+            status = change.get("status")
+            entries[number] = {
+                "version": number,
+                "date": date,
+                "status": status if isinstance(status, str) else None,
+                "moduleLabels": [label for label in labels if isinstance(label, str)] if isinstance(labels, list) else [],
+            }
+        return [entries[number] for number in sorted(entries)]
+
+    def version(self, nct_id: str, number: int) -> Parsed:
+        what = f"{nct_id} version {number}"
+        try:
+            data = self.registry.history_version(nct_id, number)
+        except FetchError as error:
+            if str(error).endswith("(HTTP 404)"):
+                raise FetchError(f"{what}: ClinicalTrials.gov has no such version (HTTP 404)", nct_id) from None
+            raise
+        study = data["study"]
+        try:
+            record = map_study(study)
+        except InputError as error:
+            raise InputError(f"{what}: {error}") from None
+        if record["nct_id"] != nct_id:
+            raise FetchError(f"{what}: ClinicalTrials.gov answered with another trial ({record['nct_id']})", nct_id)
+        raw = json.dumps(study, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        return Parsed(record, raw, HISTORY, self.version_ref(nct_id, number))
+
+
+def _is_day(text) -> bool:
+    """`text` is a real calendar day written YYYY-MM-DD."""
+    if not isinstance(text, str) or not _HISTORY_DATE.match(text):
+        return False
+    try:
+        date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
+
+
+def parse_search(query: str) -> dict[str, str]:
+    """A saved search in ClinicalTrials.gov's own API parameters → validated parameters.
+
+    `query.cond=Alport syndrome&filter.overallStatus=RECRUITING`; an unknown parameter, a
+    parameter the search sets itself, or an empty query is an InputError.
+    """
+    try:
+        pairs = parse_qsl(query.strip(), keep_blank_values=False, strict_parsing=True)
+    except ValueError:
+        raise InputError(f"{query!r} is not a search: write API parameters like 'query.cond=asthma&filter.overallStatus=RECRUITING'") from None
+    if not pairs:
+        raise InputError(f"{query!r} is an empty search: it would match the whole registry")
+    params = validate_search_params(dict(pairs))
+    owned = [name for name in ("pageToken", "pageSize", "format", "fields") if name in params]
+    if owned:
+        raise InputError(f"{query!r}: trialwatch sets {', '.join(owned)} itself; leave it out")
+    return params
+
+
+class RegistrySource:
+    """ClinicalTrials.gov as `trialwatch.snapshots.jobs.run` wants it: records in, no HTTP out of this package."""
+
+    def __init__(self, registry):
+        self.registry = registry
+
+    @property
+    def requests_made(self) -> int:
+        return self.registry.requests_made
+
+    def data_timestamp(self) -> str:
+        return str(self.registry.version().get("dataTimestamp"))
+
+    def trials(self, nct_ids, updated_since: str | None = None) -> Iterator[Parsed | Failed]:
+        return fetch_trials(self.registry, nct_ids, updated_since)
+
+    def search(self, query: str) -> Iterator[Parsed | Failed]:
+        ref = f"{self.registry.base_url}/api/v2/studies?{query}"
+        try:
+            for study in self.registry.search(parse_search(query)):
+                try:
+                    yield api_study(study, ref)
+                except InputError as error:
+                    yield Failed(ref, str(error), source_kind=SEARCH)
+        except (FetchError, InputError) as error:
+            yield Failed(ref, f"search {query!r}: {error}", source_kind=SEARCH)
+

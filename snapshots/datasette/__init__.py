@@ -1,0 +1,1 @@
+"""Datasette: the metadata trialwatch ships for browsing a database, and serving it."""

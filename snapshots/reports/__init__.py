@@ -1,0 +1,1 @@
+"""Output: changes, histories, records and run reports as text, JSON, CSV or Markdown."""
