@@ -286,8 +286,10 @@ def test_the_library_reports_progress_and_results_per_trial(tmp_path, server):
     seen = []
     with Registry(server.url, rate=None) as registry:
         source = HistorySource(registry)
-        results = backfill_many(store, source, [NCT, OTHER, NCT], progress=lambda done, total: seen.append((done, total)))
-        assert seen == [(done, 8) for done in range(9)]
+        results = backfill_many(store, source, [NCT, OTHER, NCT],
+                                progress=lambda phase, done, total: seen.append((phase, done, total)))
+        assert seen == [("Listing versions", 1, 2), ("Listing versions", 2, 2)] + [
+            ("Fetching versions", done, 8) for done in range(1, 9)]
         assert [(r.nct_id, r.listed, r.fetched) for r in results] == [
             (NCT, [0, 1, 2, 3, 4, 5], {0: "new", 1: "changed", 2: "changed", 3: "changed", 4: "changed", 5: "changed"}),
             (OTHER, [0, 1], {0: "new", 1: "changed"}),

@@ -552,6 +552,10 @@ AUDITED = {
         # changes(): column names from a constant tuple; placeholders; "DESC" or ""
         "column", "', '.join(('?' for _ in values))", "order",
     },
+    "snapshots/store/runs.py": {
+        # _FINISH: "name = ?" for the column names of the constant RUN_FIGURES
+        "', '.join((f'{name} = ?' for name in RUN_FIGURES))",
+    },
     "snapshots/store/migrations.py": {
         # migrations: names, JSON paths and view SQL from constants in the module
         "paths", "column", "value", "path", "_newest_carrying(path)", "joined('conditions')", "joined('keywords')",

@@ -32,7 +32,8 @@ from click.testing import CliRunner
 from clirun import tw as run_cli
 from registry_server import RegistryServer, load_studies
 from trialwatch.snapshots.store.migrations import migrate, migrations
-from trialwatch.cli import DATASETTE_MISSING, cli
+from trialwatch.cli import cli
+from trialwatch.snapshots.datasette.serve import MISSING as DATASETTE_MISSING
 
 pytest.importorskip("datasette", reason="Datasette is an optional extra: pip install -e '.[test]'")
 import yaml  # noqa: E402 - Datasette's dependency
@@ -420,9 +421,8 @@ def test_an_upgraded_database_ends_like_a_fresh_one(database, tmp_path):
     db = sqlite_utils.Database(conn)
     migrations.apply(db, stop_before="m003_datasette")
     conn.execute("attach database ? as fresh", [str(database)])
-    before = [row[1] for row in conn.execute("pragma table_info(trials)")]
-    for table, columns in (("trials", before), ("snapshots", None), ("changes", None), ("checks", None)):
-        listed = ", ".join(columns) if columns else "*"
+    for table in ("trials", "snapshots", "changes", "checks"):  # the columns the old schema has
+        listed = ", ".join(row[1] for row in conn.execute(f"pragma main.table_info({table})"))
         conn.execute(f"insert into main.{table} select {listed} from fresh.{table}")
     conn.execute("detach database fresh")
     migrate(db)

@@ -127,22 +127,27 @@ def progress(items, length, label):
 
 
 @contextmanager
-def progress_bar(label):
-    """A bar for work whose total is told along the way: yields `update(done, total)`."""
+def progress_bar():
+    """Bars for work told along the way, in phases: yields `update(phase, done, total)`; a new
+    phase starts a new bar.  Nothing under cron."""
     if not sys.stderr.isatty():
-        yield lambda done, total: None
+        yield lambda phase, done, total: None
         return
-    state = {}
+    state: dict = {}
 
-    def update(done, total):
-        if "bar" not in state:
-            state["bar"] = click.progressbar(length=total, label=label, file=sys.stderr)
+    def close():
+        if "bar" in state:
+            state.pop("bar").__exit__(None, None, None)
+
+    def update(phase, done, total):
+        if state.get("phase") != phase:
+            close()
+            state["phase"], state["bar"] = phase, click.progressbar(length=total, label=phase, file=sys.stderr)
             state["bar"].__enter__()
         state["bar"].update(done - state["bar"].pos)
 
     yield update
-    if "bar" in state:
-        state["bar"].__exit__(None, None, None)
+    close()
 
 
 @contextmanager
@@ -229,38 +234,20 @@ def ingest(ctx, targets, observed_at):
 
         trialwatch ingest seeds/ NCT04267848 --observed-at 2025-01-15
     """
-    from itertools import chain
-
-    from trialwatch.ingest.parse import Failed
-    from trialwatch.ingest.registry import fetch_pages, fetch_trials
-    from trialwatch.ingest.sources import Inputs, split_targets
+    from trialwatch.ingest.targets import Targets
+    from trialwatch.snapshots.jobs.ingesting import ingest as ingest_items
+    from trialwatch.snapshots.jobs.ingesting import summary
+    from trialwatch.snapshots.store.outcomes import FAILED
 
     observed = instant(observed_at) if observed_at is not None else None
-    if not all(target.strip() for target in targets):  # an unset shell variable, not "this folder"
-        raise BadInput("an empty target: name a file, folder, NCT id or URL")
-    nct_ids, urls, paths = split_targets(targets)
-    inputs = Inputs(paths)
-    registry = open_registry(ctx) if nct_ids or urls else None
+    work = Targets(targets, lambda: open_registry(ctx))
     store = open_store(ctx, create=True)
-    counts = {"new": 0, "changed": 0, "unchanged": 0, "failed": 0}
-    work = chain(inputs, fetch_trials(registry, nct_ids) if nct_ids else (), fetch_pages(registry, urls) if urls else ())
-    with progress(work, len(inputs) + len(nct_ids) + len(urls), "Ingesting") as bar:
-        for item in bar:
-            if isinstance(item, Failed):
-                store.record_failure(item.nct_id, source_kind=item.source_kind, source_ref=item.source_ref,
-                                     error=item.error)
-                counts["failed"] += 1
-                echo_err(f"failed: {item.error}")
-                continue
-            for warning in item.warnings:
-                echo_err(f"{item.source_ref}: warning: {warning}")
-            saved = store.save(item.record, observed_utc=None if item.fetched else observed, source_kind=item.source_kind,
-                               source_ref=item.source_ref, raw=item.raw)
-            counts[saved.outcome] += 1
-    checked = sum(counts.values())
-    echo_err(f"{checked} checked: {counts['new']} new, {counts['changed']} changed, "
-             f"{counts['unchanged']} unchanged, {counts['failed']} failed")
-    if counts["failed"]:
+    with progress(work, len(work), "Ingesting") as bar:
+        counts = ingest_items(store, bar, observed_utc=observed,
+                              on_failed=lambda item: echo_err(f"failed: {item.error}"),
+                              on_warning=lambda item, warning: echo_err(f"{item.source_ref}: warning: {warning}"))
+    echo_err(summary(counts))
+    if counts[FAILED]:
         ctx.exit(1)
 
 
@@ -350,32 +337,21 @@ def backfill(ctx, nct_ids, modules):
     """
     from trialwatch.ingest.ids import normalize_nct_id
     from trialwatch.ingest.registry import HistorySource
-    from trialwatch.snapshots.jobs.backfill import fetch, parse_modules, plan
+    from trialwatch.snapshots.jobs.backfill import backfill_many, parse_modules, summary, unmatched_modules
 
     ids = list(dict.fromkeys(normalize_nct_id(nct_id) for nct_id in nct_ids))
     names = parse_modules(modules)
     source = HistorySource(open_registry(ctx))
     store = open_store(ctx, create=True)
-    with progress(ids, len(ids), "Listing versions") as bar:
-        plans = [plan(store, source, nct_id, names) for nct_id in bar]
-    listed = [item.result for item in plans if item.result.listed]
-    for name in names or ():
-        if listed and all(name in result.unmatched_modules for result in listed):
-            labels = sorted({label for result in listed for label in result.labels}, key=str.casefold)
-            echo_err(f"warning: --modules {name!r} matches no version's sections (sections seen: {', '.join(labels)})")
-    with progress(fetch(store, source, plans), sum(len(item.todo) for item in plans), "Fetching versions") as bar:
-        for _ in bar:
-            pass
-    results = [item.result for item in plans]
+    with progress_bar() as bar:
+        results = backfill_many(store, source, ids, names, progress=bar)
+    for warning in unmatched_modules(results, names):
+        echo_err(f"warning: {warning}")
     for result in results:
         for _, message in result.failed:
             echo_err(f"failed: {message}")
-    count = {outcome: sum(result.count(outcome) for result in results) for outcome in ("new", "changed", "unchanged")}
-    failed = sum(len(result.failed) for result in results)
-    echo_err(f"{len(ids)} trial{'s' if len(ids) != 1 else ''}: {sum(count.values())} versions fetched "
-             f"({count['new']} new, {count['changed']} changed, {count['unchanged']} unchanged), "
-             f"{sum(len(result.had) for result in results)} already stored, {failed} failed")
-    if failed:
+    echo_err(summary(results))
+    if any(result.failed for result in results):
         ctx.exit(1)
 
 
@@ -410,37 +386,34 @@ def watch_add(ctx, nct_ids, note, query, name, backfill):
         trialwatch watch add --search 'query.cond=Alport syndrome&filter.overallStatus=RECRUITING' --name alport
     """
     from trialwatch.ingest.ids import normalize_nct_id
-    from trialwatch.ingest.registry import parse_search
-    from trialwatch.snapshots.jobs.watch import WatchError, add_search, add_trials
+    from trialwatch.ingest.registry import HistorySource, parse_search
+    from trialwatch.snapshots.jobs.watch import watch_trials
+    from trialwatch.snapshots.store.watchlist import WatchError
 
     if bool(nct_ids) == bool(query):
         raise BadInput("give NCT ids or --search, not both and not neither")
     ids = [normalize_nct_id(n) for n in nct_ids]
     if query:
         parse_search(query)
-    registry = open_registry(ctx) if backfill else None  # a bad --ctgov-url is exit 2 before anything is written
+    history = HistorySource(open_registry(ctx)) if backfill else None  # a bad --ctgov-url is exit 2 first
     store = open_store(ctx, create=True)
     try:
         if query:
-            add_search(store.db, query.strip(), name, backfill=backfill)
+            store.watchlist.add_search(query.strip(), name, backfill=backfill)
             echo_err(f"saved search {name or query.strip()!r}: its matches join the watchlist at the next run")
             return
-        added = add_trials(store.db, ids, note=note, backfill=backfill)
-        echo_err(f"{len(added)} added, {len(ids) - len(added)} already watched")
     except WatchError as error:
         raise BadInput(str(error)) from None
+    with progress_bar() as bar:
+        done = watch_trials(store, ids, note=note, backfill=backfill, history=history, progress=bar)
+    echo_err(f"{len(done.added)} added, {len(done.already)} already watched")
+    for message in done.failures:
+        echo_err(f"failed: {message}")
     if backfill:
-        from trialwatch.ingest.registry import HistorySource
-        from trialwatch.snapshots.jobs.run import backfill_waiting
-
-        with progress_bar("Backfilling versions") as bar:
-            results = backfill_waiting(store, HistorySource(registry), progress=bar)
-        failures = [message for result in results for _, message in result.failed]
-        for message in failures:
-            echo_err(f"failed: {message}")
-        echo_err(f"history: {sum(len(r.fetched) for r in results)} versions fetched for {len(results)} trials")
-        if failures:
-            ctx.exit(1)
+        fetched = sum(len(result.fetched) for result in done.backfills)
+        echo_err(f"history: {fetched} versions fetched for {len(done.backfills)} trials")
+    if done.failures:
+        ctx.exit(1)
 
 
 @watch.command("remove")
@@ -455,14 +428,14 @@ def watch_remove(ctx, nct_ids, name):
         trialwatch watch remove NCT06731192
     """
     from trialwatch.ingest.ids import normalize_nct_id
-    from trialwatch.snapshots.jobs.watch import WatchError, remove_search, remove_trials
+    from trialwatch.snapshots.store.watchlist import WatchError
 
     if bool(nct_ids) == bool(name):
         raise BadInput("give NCT ids or --search NAME, not both and not neither")
     ids = [normalize_nct_id(n) for n in nct_ids]
     store = open_store(ctx)
     try:
-        remove_search(store.db, name) if name else remove_trials(store.db, ids)
+        store.watchlist.remove_search(name) if name else store.watchlist.remove(ids)
     except WatchError as error:
         raise BadInput(str(error)) from None
 
@@ -477,19 +450,10 @@ def watch_list(ctx, fmt):
 
         trialwatch watch list --format csv
     """
-    from trialwatch.snapshots.reports.render import table, to_json
-    from trialwatch.snapshots.jobs.watch import searches, watched
+    from trialwatch.snapshots.reports.render import render_watchlist
 
     store = open_store(ctx)
-    trials, saved = watched(store.db), searches(store.db)
-    if fmt == "json":
-        click.echo(to_json({"trials": trials, "searches": saved}), nl=False)
-    elif fmt == "csv":
-        click.echo(table(trials, ["nct_id", "title", "status", "note", "search", "added_utc", "last_checked_utc"], "csv"), nl=False)
-    else:
-        click.echo(table(trials, ["nct_id", "status", "note", "search", "title"], "text"), nl=False)
-        if saved:
-            click.echo("\nSaved searches\n" + table(saved, ["name", "query", "last_run_utc", "last_match_count"], "text"), nl=False)
+    click.echo(render_watchlist(store.watchlist.trials(), store.watchlist.searches(), fmt), nl=False)
 
 
 @cli.command()
@@ -551,9 +515,6 @@ def changes(ctx, since, categories, severities, nct_ids, fmt):
     click.echo(render_changes(found, fmt), nl=False)
 
 
-DATASETTE_MISSING = "trialwatch serve needs Datasette: pip install 'trialwatch[datasette]'"
-
-
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to listen on; 0.0.0.0 serves every network the machine is on.")
@@ -570,42 +531,16 @@ def serve(ctx, host, port, metadata_path):
 
         trialwatch --db trialwatch.db serve --port 8001
     """
-    import importlib.resources
-    import importlib.util
-    import json
-    import os
-    import signal
-    import subprocess
-    import tempfile
+    from trialwatch.snapshots.datasette import serve as datasette
 
-    shipped = str(importlib.resources.files("trialwatch.snapshots.datasette").joinpath("metadata.yml"))
     if metadata_path:
-        click.echo(shipped)
+        click.echo(datasette.metadata_path())
         return
-    if importlib.util.find_spec("datasette") is None:
-        echo_err(DATASETTE_MISSING)
+    if not datasette.available():
+        echo_err(datasette.MISSING)
         ctx.exit(2)
     open_store(ctx).close()  # brings an older database to the current schema (views, search)
-    import yaml  # Datasette's own dependency
-
-    # Datasette keys metadata by database name, the file's name without its suffix.
-    db_path = ctx.obj["db"]
-    with open(shipped, encoding="utf-8") as text:
-        metadata = yaml.safe_load(text)
-    metadata["databases"] = {os.path.splitext(os.path.basename(db_path))[0]: metadata["databases"]["trialwatch"]}
-    with tempfile.TemporaryDirectory(prefix="trialwatch-serve-") as tmp:
-        adapted = os.path.join(tmp, "metadata.json")
-        with open(adapted, "w", encoding="utf-8") as out:
-            json.dump(metadata, out)
-        command = [sys.executable, "-m", "datasette", "serve", db_path, "--metadata", adapted,
-                   "--host", host, "--port", str(port)]
-        process = subprocess.Popen(command)
-        signal.signal(signal.SIGTERM, lambda *_: process.terminate())
-        try:
-            status = process.wait()
-        except KeyboardInterrupt:  # Ctrl-C reached Datasette too
-            status = process.wait()
-    ctx.exit(status if status >= 0 else 128 - status)
+    ctx.exit(datasette.serve(ctx.obj["db"], host, port))
 
 
 @cli.command()

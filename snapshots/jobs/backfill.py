@@ -6,7 +6,7 @@ an observation dated by the registry (that day at 00:00:00 UTC) and goes through
 where the record differs from its neighbours, change rows exactly as between any two
 snapshots, one transaction per version.
 
-Every version fetched is a check ("ctgov history", source_ref `…/history/N`), stored or found
+Every version fetched is a check ("ctgov history", with its version number), stored or found
 equal to a neighbour; the versions a trial has are those with such a check, so a second
 backfill asks only for the version list and the versions it lacks.
 
@@ -16,15 +16,13 @@ backfill asks only for the version list and the versions it lacks.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Callable, Iterator
 
 from trialwatch.ingest.errors import FetchError, InputError
-
-SOURCE_KIND = "ctgov history"
-_VERSION_REF = re.compile(r"/history/(\d+)$")
+from trialwatch.ingest.parse import HISTORY as SOURCE_KIND
+from trialwatch.snapshots.store.outcomes import CHANGED, NEW, UNCHANGED
 
 
 @dataclass
@@ -85,25 +83,6 @@ def observed_at(entries: list[dict]) -> dict[int, str]:
     return out
 
 
-def versions_had(store, nct_id: str) -> set[int]:
-    """Versions of a trial already taken from the history: stored, or checked and found equal."""
-    have = {
-        row[0]
-        for row in store.db.execute(
-            "SELECT source_version FROM snapshots WHERE nct_id = ? AND source_kind = ? AND source_version IS NOT NULL",
-            [nct_id, SOURCE_KIND],
-        )
-    }
-    for (ref,) in store.db.execute(
-        "SELECT source_ref FROM checks WHERE nct_id = ? AND source_kind = ? AND outcome != 'failed'",
-        [nct_id, SOURCE_KIND],
-    ):
-        match = _VERSION_REF.search(ref or "")
-        if match:
-            have.add(int(match.group(1)))
-    return have
-
-
 def choose(entries: list[dict], modules: list[str] | None) -> tuple[list[dict], list[str]]:
     """The versions to have: all, or with `modules` the first, the last and those whose module
     labels include a named section (case-insensitive); and the names no version's labels match."""
@@ -133,7 +112,7 @@ def plan(store, source, nct_id: str, modules: list[str] | None = None) -> Backfi
         result.failed.append((None, str(error)))
         return BackfillPlan(result)
     chosen, result.unmatched_modules = choose(entries, modules)
-    have = versions_had(store, nct_id)
+    have = store.versions_had(nct_id, SOURCE_KIND)
     result.listed = [entry["version"] for entry in entries]
     result.wanted = [entry["version"] for entry in chosen]
     result.had = [number for number in result.wanted if number in have]
@@ -153,7 +132,7 @@ def fetch(store, source, plans: list[BackfillPlan]) -> Iterator[tuple[str, int, 
             try:
                 parsed = source.version(result.nct_id, number)
             except (FetchError, InputError) as error:
-                store.record_failure(result.nct_id, source_kind=SOURCE_KIND,
+                store.record_failure(result.nct_id, source_kind=SOURCE_KIND, source_version=number,
                                      source_ref=source.version_ref(result.nct_id, number), error=str(error))
                 result.failed.append((number, str(error)))
                 yield result.nct_id, number, "failed"
@@ -169,22 +148,57 @@ def fetch(store, source, plans: list[BackfillPlan]) -> Iterator[tuple[str, int, 
 
 def backfill_many(
     store, source, nct_ids, modules: list[str] | None = None,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
 ) -> list[BackfillResult]:
     """Backfill several trials: every version list first (one request each), then the versions
-    they lack; `progress(done, total)` after each version (and once with 0 before the first).
-    A trial that fails is recorded and the others go on.  One result per distinct id, in order."""
-    plans = [plan(store, source, nct_id, modules) for nct_id in dict.fromkeys(nct_ids)]
+    they lack.  `progress(phase, done, total)` as the work goes ("Listing versions" per trial,
+    then "Fetching versions" per version).  A trial that fails is recorded and the others go
+    on.  One result per distinct id, in order."""
+    ids = list(dict.fromkeys(nct_ids))
+    plans = []
+    for done, nct_id in enumerate(ids, 1):
+        plans.append(plan(store, source, nct_id, modules))
+        if progress:
+            progress("Listing versions", done, len(ids))
     total = sum(len(item.todo) for item in plans)
-    if progress:
-        progress(0, total)
     for done, _ in enumerate(fetch(store, source, plans), 1):
         if progress:
-            progress(done, total)
+            progress("Fetching versions", done, total)
     return [item.result for item in plans]
 
 
+def unmatched_modules(results: list[BackfillResult], modules: list[str] | None) -> list[str]:
+    """One warning per `--modules` name that no listed version's sections match."""
+    listed = [result for result in results if result.listed]
+    warnings = []
+    for name in modules or ():
+        if listed and all(name in result.unmatched_modules for result in listed):
+            labels = sorted({label for result in listed for label in result.labels}, key=str.casefold)
+            warnings.append(f"--modules {name!r} matches no version's sections (sections seen: {', '.join(labels)})")
+    return warnings
+
+
+def summary(results: list[BackfillResult]) -> str:
+    """`2 trials: 9 versions fetched (3 new, 4 changed, 2 unchanged), 1 already stored, 0 failed`."""
+    count = {outcome: sum(result.count(outcome) for result in results) for outcome in (NEW, CHANGED, UNCHANGED)}
+    failed = sum(len(result.failed) for result in results)
+    return (f"{len(results)} trial{'s' if len(results) != 1 else ''}: {sum(count.values())} versions fetched "
+            f"({count[NEW]} new, {count[CHANGED]} changed, {count[UNCHANGED]} unchanged), "
+            f"{sum(len(result.had) for result in results)} already stored, {failed} failed")
+
+
 def backfill(store, source, nct_id: str, modules: list[str] | None = None,
-             progress: Callable[[int, int], None] | None = None) -> BackfillResult:
+             progress: Callable[[str, int, int], None] | None = None) -> BackfillResult:
     """Backfill one trial (see `backfill_many`)."""
     return backfill_many(store, source, [nct_id], modules, progress)[0]
+
+
+def backfill_watched(store, source, nct_ids=None,
+                     progress: Callable[[str, int, int], None] | None = None) -> list[BackfillResult]:
+    """Backfill the watched trials waiting for it (only these ids, when given); those that
+    succeed stop waiting.  Another trial's pending backfill is not touched by a call that names ids."""
+    results = backfill_many(store, source, store.watchlist.waiting_for_backfill(nct_ids), progress=progress)
+    for result in results:
+        if result.ok:
+            store.watchlist.backfilled(result.nct_id)
+    return results

@@ -29,7 +29,7 @@ class ReparseResult:
 def reparse(store, parse: Callable[[bytes, dict], dict], nct_ids=None, progress=None) -> ReparseResult:
     """Re-make the records of these trials (all when None) from their stored raw inputs."""
     if nct_ids is None:
-        nct_ids = [row[0] for row in store.db.execute("SELECT nct_id FROM trials ORDER BY nct_id")]
+        nct_ids = store.trial_ids()
     result = ReparseResult()
 
     def remake(snapshot: dict) -> dict:

@@ -20,9 +20,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from trialwatch.ingest.errors import FetchError
+from trialwatch.ingest.parse import API
 from trialwatch.snapshots.changes.dates import now_utc
 from trialwatch.snapshots.changes.diff import CATEGORIES, SEVERITIES
-from trialwatch.snapshots.jobs.watch import add_trials
+from trialwatch.snapshots.jobs.backfill import backfill_watched
+from trialwatch.snapshots.store.outcomes import FAILED, UNCHANGED
 
 FULL_CHECK_EVERY = timedelta(days=7)
 
@@ -60,6 +63,7 @@ class RunReport:
     changes: list[dict] = field(default_factory=list)
     failures: list[dict] = field(default_factory=list)
     backfilled: dict[str, int] = field(default_factory=dict)
+    warnings: int = 0
 
     @property
     def exit_status(self) -> int:
@@ -70,30 +74,16 @@ class RunReport:
         return bool(self.new_trials or self.changes or self.failures)
 
 
-def _last_clean_run(db):
-    """The data timestamp of the last run that finished with every trial checked, or None."""
-    row = db.execute(
-        "SELECT data_timestamp FROM runs WHERE finished_utc IS NOT NULL AND exit_status = 0 "
-        "AND data_timestamp IS NOT NULL ORDER BY id DESC LIMIT 1"
-    ).fetchone()
-    return row[0] if row else None
-
-
-def _due(db, now: str) -> tuple[list[str], list[str]]:
+def _due(store, now: str) -> tuple[list[str], list[str]]:
     """Watched trials split into (due a full check, may be narrowed to those updated).
 
     Due in full: never checked, not checked for a week, or failed at their latest check.
     """
     cutoff = (datetime.fromisoformat(now) - FULL_CHECK_EVERY).isoformat(timespec="seconds")
     full, narrowed = [], []
-    for nct_id, last_ok, last_outcome in db.execute(
-        "SELECT w.nct_id, "
-        "(SELECT max(checked_utc) FROM checks c WHERE c.nct_id = w.nct_id AND c.outcome != 'failed'), "
-        "(SELECT outcome FROM checks c WHERE c.nct_id = w.nct_id ORDER BY c.id DESC LIMIT 1) "
-        "FROM watchlist w ORDER BY w.nct_id"
-    ):
-        due = last_ok is None or last_ok < cutoff or last_outcome == "failed"
-        (full if due else narrowed).append(nct_id)
+    for trial in store.runs.watched_checks():
+        due = trial.last_ok_utc is None or trial.last_ok_utc < cutoff or trial.last_outcome == FAILED
+        (full if due else narrowed).append(trial.nct_id)
     return full, narrowed
 
 
@@ -112,50 +102,31 @@ def run(store, source, *, history=None, force: bool = False, progress=None, now:
     with run_lock(store.path):
         report = _run(store, source, force=force, progress=progress, now=now or now_utc())
         if history is not None:
-            backfill_waiting(store, history, report)
+            for result in backfill_watched(store, history):
+                report.backfilled[result.nct_id] = len(result.fetched)
+                report.failures.extend({"nct_id": result.nct_id, "error": message} for _, message in result.failed)
         return _finish(store, source, report)
 
 
-def backfill_waiting(store, history, report=None, progress=None) -> list:
-    """Backfill the watched trials waiting for it; those that succeed stop waiting."""
-    from trialwatch.snapshots.jobs.backfill import backfill_many
-
-    waiting = [row[0] for row in store.db.execute("SELECT nct_id FROM watchlist WHERE backfill = 1 ORDER BY nct_id")]
-    results = backfill_many(store, history, waiting, progress=progress) if waiting else []
-    for result in results:
-        if result.ok:
-            with store.db.atomic():
-                store.db.execute("UPDATE watchlist SET backfill = 2 WHERE nct_id = ?", [result.nct_id])
-        if report is not None:
-            report.backfilled[result.nct_id] = len(result.fetched)
-            report.failures.extend({"nct_id": result.nct_id, "error": message} for _, message in result.failed)
-    return results
-
-
 def _run(store, source, *, force, progress, now) -> RunReport:
-    from trialwatch.ingest.errors import FetchError
-
-    db = store.db
-    with db.atomic():
-        run_id = db.execute("INSERT INTO runs (started_utc, forced) VALUES (?, ?)", [now, int(force)]).lastrowid
-    report = RunReport(run_id=run_id, started_utc=now)
+    report = RunReport(run_id=store.runs.start(now, force), started_utc=now)
     try:
         report.data_timestamp = source.data_timestamp()
     except FetchError as error:
         message = f"registry unreachable: {error}"
         # A check of the registry itself (no trial): the failure and its reason stay in `checks`.
-        store.record_failure(None, source_kind="ctgov api", source_ref=None, error=message, run_id=run_id)
+        store.record_failure(None, source_kind=API, source_ref=None, error=message, run_id=report.run_id)
         report.failures.append({"nct_id": None, "error": message})
         return report
-    last = _last_clean_run(db)
-    full, narrowed = _due(db, now)
+    last = store.runs.last_clean_data_timestamp()
+    full, narrowed = _due(store, now)
     if last == report.data_timestamp and not force:
         report.skipped = True
         full, narrowed = [nct_id for nct_id in full if not store.has_trial(nct_id)], []
     else:
         searched: set[str] = set()
-        for search in db.execute("SELECT id, name, query, backfill FROM searches ORDER BY id").fetchall():
-            searched |= _refresh_search(store, source, report, *search, now, progress)
+        for search in sorted(store.watchlist.searches(), key=lambda row: row["id"]):
+            searched |= _refresh_search(store, source, report, search, now, progress)
         full = [n for n in full if n not in searched]
         narrowed = [n for n in narrowed if n not in searched]
         if force or last is None:
@@ -167,21 +138,20 @@ def _run(store, source, *, force, progress, now) -> RunReport:
     return report
 
 
-def _refresh_search(store, source, report, search_id, name, query, backfill, now, progress) -> set[str]:
+def _refresh_search(store, source, report, search, now, progress) -> set[str]:
     """Store the search's current matches; new ones join the watchlist.  Returns the ids seen."""
     seen = set()
-    for item in source.search(query):
+    for item in source.search(search["query"]):
         if not hasattr(item, "record"):
             _failed(store, report, item)
             continue
         nct_id = item.record["nct_id"]
         seen.add(nct_id)
-        if add_trials(store.db, [nct_id], search_id=search_id, backfill=bool(backfill), now=now):
+        if store.watchlist.add([nct_id], search_id=search["id"], backfill=bool(search["backfill"]), now=now):
             report.new_trials.append({"nct_id": nct_id, "title": item.record.get("title"),
-                                      "status": item.record.get("status"), "search": name})
+                                      "status": item.record.get("status"), "search": search["name"]})
         _save(store, report, item, progress)
-    with store.db.atomic():
-        store.db.execute("UPDATE searches SET last_run_utc = ?, last_match_count = ? WHERE id = ?", [now, len(seen), search_id])
+    store.watchlist.search_ran(search["id"], now, len(seen))
     return seen
 
 
@@ -195,9 +165,10 @@ def _take(store, items, report, progress) -> None:
 
 def _save(store, report, item, progress) -> None:
     saved = store.save(item.record, source_kind=item.source_kind, source_ref=item.source_ref, raw=item.raw,
-                       run_id=report.run_id)
+                       run_id=report.run_id, warnings=item.warnings)
     report.trials_checked += 1
-    if saved.outcome != "unchanged":
+    report.warnings += len(item.warnings)
+    if saved.outcome != UNCHANGED:
         report.snapshots_written += 1
     report.changes.extend(saved.changes)
     if progress:
@@ -214,14 +185,12 @@ def _failed(store, report, item) -> None:
 def _finish(store, source, report) -> RunReport:
     report.finished_utc = now_utc()
     report.requests = getattr(source, "requests_made", 0)
-    with store.db.atomic():
-        store.db.execute(
-            "UPDATE runs SET finished_utc = ?, data_timestamp = ?, requests = ?, trials_checked = ?, "
-            "snapshots_written = ?, changes = ?, new_trials = ?, failures = ?, exit_status = ? WHERE id = ?",
-            [report.finished_utc, report.data_timestamp,
-             report.requests, report.trials_checked, report.snapshots_written, len(report.changes),
-             len(report.new_trials), len(report.failures), report.exit_status, report.run_id],
-        )
+    store.runs.finish(
+        report.run_id, finished_utc=report.finished_utc, data_timestamp=report.data_timestamp,
+        requests=report.requests, trials_checked=report.trials_checked, snapshots_written=report.snapshots_written,
+        changes=len(report.changes), new_trials=len(report.new_trials), failures=len(report.failures),
+        warnings=report.warnings, exit_status=report.exit_status,
+    )
     return report
 
 

@@ -134,6 +134,18 @@ def render_record(record: dict, fmt: str) -> str:
     return "\n".join(line.rstrip() for line in lines) + "\n"
 
 
+def render_watchlist(trials: list[dict], searches: list[dict], fmt: str) -> str:
+    """The watched trials and the saved searches."""
+    if fmt == "json":
+        return to_json({"trials": trials, "searches": searches})
+    if fmt == "csv":
+        return table(trials, ["nct_id", "title", "status", "note", "search", "added_utc", "last_checked_utc"], "csv")
+    text = table(trials, ["nct_id", "status", "note", "search", "title"], "text")
+    if searches:
+        text += "\nSaved searches\n" + table(searches, ["name", "query", "last_run_utc", "last_match_count"], "text")
+    return text
+
+
 def render_run(report, fmt: str) -> str:
     """What a run found: new trials, then changes by trial (gravest first), then failures.
 

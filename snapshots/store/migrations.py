@@ -283,6 +283,20 @@ def m004_search_backfill(db):
     db.execute("ALTER TABLE searches ADD COLUMN backfill INTEGER")
 
 
+@migrations()
+def m005_check_versions_and_warnings(db):
+    # The registry version a check read (history versions), so no one parses it out of a URL;
+    # parser warnings on the check, and their count on the run, so layout drift shows.
+    db.execute("ALTER TABLE checks ADD COLUMN source_version INTEGER")
+    db.execute("ALTER TABLE checks ADD COLUMN warnings TEXT")
+    db.execute("ALTER TABLE runs ADD COLUMN warnings INTEGER")
+    db.execute(
+        "UPDATE checks SET source_version = CAST(substr(source_ref, instr(source_ref, '/history/') + 9) AS INTEGER) "
+        "WHERE source_kind = 'ctgov history' AND instr(source_ref, '/history/') > 0"
+    )
+    db["checks"].create_index(["nct_id", "source_kind", "source_version"])
+
+
 def migrate(db) -> None:
     """Bring the database to the current schema."""
     migrations.apply(db)

@@ -20,6 +20,9 @@ from trialwatch.ingest.record import canonical_json, hash_canonical
 from trialwatch.snapshots.changes.dates import now_utc
 from trialwatch.snapshots.changes.diff import diff_records, sort_key
 from trialwatch.snapshots.store.migrations import migrate
+from trialwatch.snapshots.store.outcomes import CHANGED, FAILED, NEW, UNCHANGED
+from trialwatch.snapshots.store.runs import RunLog
+from trialwatch.snapshots.store.watchlist import Watchlist
 
 BUSY_TIMEOUT_MS = 15_000
 CACHE_KIB = 64 * 1024  # SQLite page cache: the indexes of a whole-registry database stay in memory
@@ -31,8 +34,8 @@ _SNAPSHOT_INSERT = (
     "module_labels, content_hash, record, raw, raw_encoding, change_count) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _CHECK_INSERT = (
-    "INSERT INTO checks (nct_id, checked_utc, source_kind, source_ref, outcome, snapshot_id, error, run_id) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+    "INSERT INTO checks (nct_id, checked_utc, source_kind, source_ref, source_version, outcome, snapshot_id, error, "
+    "warnings, run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
 # trials column → (record path it comes from, how to read it)
@@ -107,6 +110,11 @@ def decode_raw(data: bytes | None, encoding: str | None) -> bytes | None:
     raise StoreError(f"raw input stored in an unknown encoding {encoding!r}", bad_input=False)
 
 
+def _warnings_text(warnings: list[str] | None) -> str | None:
+    """A check's parser warnings as stored: one per line, None when there were none."""
+    return "\n".join(warnings) if warnings else None
+
+
 _INSERTS: dict = {}
 
 
@@ -140,6 +148,8 @@ class Store:
             self.db.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
             self._zstd = None
             migrate(self.db)
+            self.watchlist = Watchlist(self.db)
+            self.runs = RunLog(self.db)
         except sqlite3.DatabaseError as error:
             not_a_database = "not a database" in str(error) or "encrypted" in str(error)
             raise StoreError(f"{self.path}: cannot open the database ({error})", bad_input=not_a_database) from None
@@ -161,6 +171,7 @@ class Store:
         module_labels: list[str] | None = None,
         run_id: int | None = None,
         checked_utc: str | None = None,
+        warnings: list[str] | None = None,
     ) -> Saved:
         """Store one observation of a trial; returns what it did.
 
@@ -179,12 +190,12 @@ class Store:
             after = self._neighbour(nct_id, observed_utc, before=False)
             newest = first = None
             if before and before["content_hash"] == digest:
-                result = Saved(nct_id, "unchanged", before["id"])
+                result = Saved(nct_id, UNCHANGED, before["id"])
             elif after and after["content_hash"] == digest:
                 # Seen earlier than we knew: the state it records began at `observed_utc`.
                 execute("UPDATE snapshots SET observed_utc = ? WHERE id = ?", [observed_utc, after["id"]])
                 execute("UPDATE changes SET observed_utc = ? WHERE snapshot_id = ?", [observed_utc, after["id"]])
-                result = Saved(nct_id, "unchanged", after["id"])
+                result = Saved(nct_id, UNCHANGED, after["id"])
             else:
                 first = not before and not after and not record.get("unknown") and self._insert_trial(
                     nct_id, record, observed_utc, checked_utc)
@@ -204,9 +215,9 @@ class Store:
                     self._rediff(after, record)
                 elif not record.get("unknown"):
                     newest = (snapshot_id, record, observed_utc, bool(changes))
-                result = Saved(nct_id, "changed" if before else "new", snapshot_id, changes)
-            execute(_CHECK_INSERT, (nct_id, checked_utc, source_kind, source_ref, result.outcome, result.snapshot_id,
-                                    None, run_id))
+                result = Saved(nct_id, CHANGED if before else NEW, snapshot_id, changes)
+            execute(_CHECK_INSERT, (nct_id, checked_utc, source_kind, source_ref, source_version, result.outcome,
+                                    result.snapshot_id, None, _warnings_text(warnings), run_id))
             if before and result.snapshot_id == before["id"]:
                 # Unchanged: the timeline is as it was; only the time of the check is new.
                 execute("UPDATE trials SET last_checked_utc = ? WHERE nct_id = ?", [checked_utc, nct_id])
@@ -218,12 +229,12 @@ class Store:
 
     def record_failure(
         self, nct_id: str | None, *, source_kind: str, source_ref: str | None, error: str,
-        run_id: int | None = None, checked_utc: str | None = None,
+        run_id: int | None = None, checked_utc: str | None = None, source_version: int | None = None,
     ) -> None:
         """A check that failed: why, and of what; nothing else is written."""
         with self.db.atomic():
-            self.db.conn.execute(_CHECK_INSERT, (nct_id, checked_utc or now_utc(), source_kind, source_ref, "failed",
-                                                 None, error, run_id))
+            self.db.conn.execute(_CHECK_INSERT, (nct_id, checked_utc or now_utc(), source_kind, source_ref,
+                                                 source_version, FAILED, None, error, None, run_id))
 
     def _neighbour(self, nct_id: str, observed_utc: str, *, before: bool):
         """The snapshot just before (or after) `observed_utc` on the trial's timeline: id and hash
@@ -359,6 +370,17 @@ class Store:
         self.db.execute(f"UPDATE trials SET {assignments} WHERE nct_id = ?", [*values.values(), nct_id])
 
     # -- reading -------------------------------------------------------------------------
+
+    def versions_had(self, nct_id: str, source_kind: str) -> set[int]:
+        """Registry versions of a trial already read from `source_kind`: stored as snapshots, or
+        checked and found equal to one."""
+        return {row[0] for row in self.db.execute(
+            "SELECT source_version FROM snapshots WHERE nct_id = ? AND source_kind = ? AND source_version IS NOT NULL "
+            "UNION SELECT source_version FROM checks WHERE nct_id = ? AND source_kind = ? AND outcome != ? "
+            "AND source_version IS NOT NULL", [nct_id, source_kind, nct_id, source_kind, FAILED])}
+
+    def trial_ids(self) -> list[str]:
+        return [row[0] for row in self.db.execute("SELECT nct_id FROM trials ORDER BY nct_id")]
 
     def has_trial(self, nct_id: str) -> bool:
         return self.db.execute("SELECT 1 FROM trials WHERE nct_id = ?", [nct_id]).fetchone() is not None

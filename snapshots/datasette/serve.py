@@ -1,0 +1,57 @@
+"""Serving a database with Datasette, read-only, with the metadata trialwatch ships.
+
+Datasette keys metadata by database name (the file's name without its suffix); the shipped
+`metadata.yml` is written for `trialwatch.db`, so `serve` adapts a copy to the database it
+serves.  Datasette runs as a child process of the caller.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+import importlib.util
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+
+SHIPPED_NAME = "trialwatch"  # the database name metadata.yml is written for
+MISSING = "trialwatch serve needs Datasette: pip install 'trialwatch[datasette]'"
+
+
+def metadata_path() -> str:
+    """The shipped metadata file, for plain `datasette … -m`."""
+    return str(importlib.resources.files("trialwatch.snapshots.datasette").joinpath("metadata.yml"))
+
+
+def available() -> bool:
+    return importlib.util.find_spec("datasette") is not None
+
+
+def metadata_for(db_path: str) -> dict:
+    """The shipped metadata, keyed by the name Datasette gives `db_path`."""
+    import yaml  # Datasette's own dependency
+
+    with open(metadata_path(), encoding="utf-8") as text:
+        metadata = yaml.safe_load(text)
+    name = os.path.splitext(os.path.basename(db_path))[0]
+    metadata["databases"] = {name: metadata["databases"][SHIPPED_NAME]}
+    return metadata
+
+
+def serve(db_path: str, host: str, port: int) -> int:
+    """Run Datasette on the database until it stops; returns its exit status (128 + signal if killed)."""
+    with tempfile.TemporaryDirectory(prefix="trialwatch-serve-") as tmp:
+        adapted = os.path.join(tmp, "metadata.json")
+        with open(adapted, "w", encoding="utf-8") as out:
+            json.dump(metadata_for(db_path), out)
+        command = [sys.executable, "-m", "datasette", "serve", db_path, "--metadata", adapted,
+                   "--host", host, "--port", str(port)]
+        process = subprocess.Popen(command)
+        signal.signal(signal.SIGTERM, lambda *_: process.terminate())
+        try:
+            status = process.wait()
+        except KeyboardInterrupt:  # Ctrl-C reached Datasette too
+            status = process.wait()
+    return status if status >= 0 else 128 - status
