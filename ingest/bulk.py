@@ -25,13 +25,14 @@ import os
 import queue
 import struct
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator, NamedTuple
+from typing import NamedTuple
 
 from .ctgov import load_json
 from .errors import InputError
-from .record import canonical_json
 from .parse import INPUT_SUFFIXES, MAX_INPUT_BYTES, Failed, Parsed, parse_bytes
+from .record import canonical_json
 
 MAX_MEMBER_BYTES = MAX_INPUT_BYTES
 MAX_TOTAL_BYTES = int(os.environ.get("TRIALWATCH_MAX_ARCHIVE_BYTES", 64 * 1024**3))  # inflated, all members
@@ -94,8 +95,14 @@ def _wanted(name: str) -> bool:
 class Archive:
     """A zip of trial inputs: `len()` members to read, iterated as `Parsed` or `Failed` items."""
 
-    def __init__(self, path, *, max_member: int = MAX_MEMBER_BYTES, max_total: int = MAX_TOTAL_BYTES,
-                 max_members: int = MAX_MEMBERS):
+    def __init__(
+        self,
+        path,
+        *,
+        max_member: int = MAX_MEMBER_BYTES,
+        max_total: int = MAX_TOTAL_BYTES,
+        max_members: int = MAX_MEMBERS,
+    ):
         self.path = Path(path)
         self.max_member = max_member
         self.max_total = max_total
@@ -157,8 +164,27 @@ class Archive:
             header = file.read(_CENTRAL.size)
             if len(header) < _CENTRAL.size or header[:4] != _CENTRAL_SIG:
                 raise self._bad("damaged zip archive (central directory cut short)")
-            (_, _, _, _, _, flags, method, _, _, crc, compressed_size, size, name_len, extra_len, comment_len,
-             _, _, _, header_offset) = _CENTRAL.unpack(header)
+            (
+                _,
+                _,
+                _,
+                _,
+                _,
+                flags,
+                method,
+                _,
+                _,
+                crc,
+                compressed_size,
+                size,
+                name_len,
+                extra_len,
+                comment_len,
+                _,
+                _,
+                _,
+                header_offset,
+            ) = _CENTRAL.unpack(header)
             raw_name = file.read(name_len)
             extra = file.read(extra_len)
             file.seek(comment_len, os.SEEK_CUR)
@@ -201,7 +227,9 @@ class Archive:
                     batch = batches.get(timeout=1.0)
                 except queue.Empty:
                     if not worker.is_alive():
-                        raise OSError(f"{self.path}: the process reading it stopped (exit code {worker.exitcode})") from None
+                        raise OSError(
+                            f"{self.path}: the process reading it stopped (exit code {worker.exitcode})"
+                        ) from None
                     continue
                 if batch is None:
                     break
@@ -283,7 +311,8 @@ def _work(archive: Archive, batches) -> None:
     """The second process: parse the archive's members and send them in batches (each record as
     its canonical JSON, which is faster to send and to read back than a pickled dict)."""
     try:
-        batch, size = [], 0
+        batch: list = []
+        size = 0
         for item in archive._parsed():
             if isinstance(item, Failed):
                 batch.append(item)

@@ -25,10 +25,21 @@ _NO_DICT: dict = {}  # shared, never written to
 _NO_LIST: tuple = ()
 
 # InterventionType labels as the registry writes them in armGroups[].interventionNames.
-_INTERVENTION_LABELS = frozenset({
-    "Drug", "Biological", "Device", "Other", "Procedure", "Behavioral", "Radiation", "Genetic",
-    "Dietary Supplement", "Combination Product", "Diagnostic Test",
-})
+_INTERVENTION_LABELS = frozenset(
+    {
+        "Drug",
+        "Biological",
+        "Device",
+        "Other",
+        "Procedure",
+        "Behavioral",
+        "Radiation",
+        "Genetic",
+        "Dietary Supplement",
+        "Combination Product",
+        "Diagnostic Test",
+    }
+)
 
 
 def _d(value) -> dict:
@@ -101,13 +112,15 @@ def _locations(items) -> list[dict]:
     for loc in _l(items):
         if type(loc) is dict:
             get = loc.get
-            out.append({
-                "facility": f if type(f := get("facility")) is str else None,
-                "city": c if type(c := get("city")) is str else None,
-                "state": s if type(s := get("state")) is str else None,
-                "country": n if type(n := get("country")) is str else None,
-                "status": t if type(t := get("status")) is str else None,
-            })
+            out.append(
+                {
+                    "facility": f if type(f := get("facility")) is str else None,
+                    "city": c if type(c := get("city")) is str else None,
+                    "state": s if type(s := get("state")) is str else None,
+                    "country": n if type(n := get("country")) is str else None,
+                    "status": t if type(t := get("status")) is str else None,
+                }
+            )
     return out
 
 
@@ -120,100 +133,54 @@ def _study_label(ident: dict) -> str:
     return f"study {title[:80]!r}" if title else "study without nctId or briefTitle"
 
 
-def map_study(study: dict) -> dict:
-    """One API v2 study object → a trial record (every key of `record.empty_record()`).
-
-    Raises InputError (one line) when the study is not an object or lacks its NCT id,
-    brief title or overall status.
-    """
+def _required(study) -> tuple[dict, str, str, str]:
+    """The protocol section and the three fields a record cannot do without; InputError if absent."""
     if type(study) is not dict:
         raise InputError(f"not a ClinicalTrials.gov study object (got {type(study).__name__})")
     protocol = _d(study.get("protocolSection"))
     ident = _d(protocol.get("identificationModule"))
-    status_mod = _d(protocol.get("statusModule"))
-
     nct_id = _s(ident.get("nctId"))
     title = _s(ident.get("briefTitle"))
-    status = _s(status_mod.get("overallStatus"))
+    status = _s(_d(protocol.get("statusModule")).get("overallStatus"))
     if not nct_id or not title or not status:
         missing = [
-            path for path, value in (
+            path
+            for path, value in (
                 ("protocolSection.identificationModule.nctId", nct_id),
                 ("protocolSection.identificationModule.briefTitle", title),
                 ("protocolSection.statusModule.overallStatus", status),
-            ) if not value
+            )
+            if not value
         ]
         raise InputError(f"{_study_label(ident)}: missing or not text: {', '.join(missing)}")
     if not is_nct_id(nct_id) or nct_id != nct_id.strip():
         raise InputError(f"{nct_id[:40]!r}: nctId is not an NCT id (NCT followed by 8 digits)")
+    return protocol, nct_id, title, status
 
-    design_mod = _d(protocol.get("designModule"))
-    design_info = _d(design_mod.get("designInfo"))
-    masking = _d(design_info.get("maskingInfo"))
-    conditions_mod = _d(protocol.get("conditionsModule"))
-    description_mod = _d(protocol.get("descriptionModule"))
-    arms_mod = _d(protocol.get("armsInterventionsModule"))
-    elig_mod = _d(protocol.get("eligibilityModule"))
-    sponsor_mod = _d(protocol.get("sponsorCollaboratorsModule"))
-    contacts_mod = _d(protocol.get("contactsLocationsModule"))
-    outcomes_mod = _d(protocol.get("outcomesModule"))
 
+def _other_ids(ident: dict) -> list[dict]:
     other_ids = []
     org_id = _d(ident.get("orgStudyIdInfo"))
     if org_id:
-        other_ids.append({
-            "id": _s(org_id.get("id")),
-            "type": _s(org_id.get("type")),
-            "source": "org_study_id",
-            "domain": None,
-        })
+        other_ids.append(
+            {"id": _s(org_id.get("id")), "type": _s(org_id.get("type")), "source": "org_study_id", "domain": None}
+        )
     for sid in _dicts(ident.get("secondaryIdInfos")):
-        other_ids.append({
-            "id": _s(sid.get("id")),
-            "type": _s(sid.get("type")),
-            "source": "secondary_id",
-            "domain": _s(sid.get("domain")),
-        })
+        other_ids.append(
+            {
+                "id": _s(sid.get("id")),
+                "type": _s(sid.get("type")),
+                "source": "secondary_id",
+                "domain": _s(sid.get("domain")),
+            }
+        )
+    return other_ids
 
-    enrollment_info = _d(design_mod.get("enrollmentInfo"))
-    count = enrollment_info.get("count")
-    count = count if type(count) is int else None
-    enrollment_type = _s(enrollment_info.get("type"))
-    enrollment = (
-        None if count is None and enrollment_type is None
-        else {"count": count, "type": enrollment_type}
-    )
 
-    inclusion, exclusion, other = split_criteria(_s(elig_mod.get("eligibilityCriteria")))
-
-    lead = _d(sponsor_mod.get("leadSponsor"))
-    lead_sponsor = (
-        {"name": _s(lead.get("name")), "class": _s(lead.get("class"))} if lead else None
-    )
-    party = _d(sponsor_mod.get("responsibleParty"))
-    responsible_party = (
-        {
-            "type": _s(party.get("type")),
-            "investigator_name": _s(party.get("investigatorFullName")) or _s(party.get("oldNameTitle")),
-            "investigator_title": _s(party.get("investigatorTitle")),
-            "investigator_affiliation": (
-                _s(party.get("investigatorAffiliation")) or _s(party.get("oldOrganization"))
-            ),
-        }
-        if party else None
-    )
-
-    has_results = study.get("hasResults")
-
+def _status(status_mod: dict, has_results) -> dict:
+    """Status, results flag and the registry's dates."""
     return {
-        "nct_id": nct_id.upper(),
-        "title": title,
-        "official_title": _s(ident.get("officialTitle")),
-        "acronym": _s(ident.get("acronym")),
-        "status": status,
         "why_stopped": _s(status_mod.get("whyStopped")),
-        "phases": _strs(design_mod.get("phases")),
-        "study_type": _s(design_mod.get("studyType")),
         "has_results": has_results if type(has_results) is bool else False,
         "last_updated": _s(_d(status_mod.get("lastUpdatePostDateStruct")).get("date")),
         "first_posted": _s(_d(status_mod.get("studyFirstPostDateStruct")).get("date")),
@@ -221,79 +188,154 @@ def map_study(study: dict) -> dict:
         "start_date": _dated(status_mod.get("startDateStruct")),
         "primary_completion_date": _dated(status_mod.get("primaryCompletionDateStruct")),
         "completion_date": _dated(status_mod.get("completionDateStruct")),
-        "enrollment": enrollment,
-        "conditions": _strs(conditions_mod.get("conditions")),
-        "keywords": _strs(conditions_mod.get("keywords")),
-        "summary": _s(description_mod.get("briefSummary")),
-        "description": _s(description_mod.get("detailedDescription")),
-        "design": {
-            "allocation": _s(design_info.get("allocation")),
-            "intervention_model": _s(design_info.get("interventionModel")),
-            "primary_purpose": _s(design_info.get("primaryPurpose")),
-            "masking": _s(masking.get("masking")),
-            "who_masked": _strs(masking.get("whoMasked")),
-            "observational_model": _s(design_info.get("observationalModel")),
-            "time_perspective": _s(design_info.get("timePerspective")),
-        },
-        "arms": [
-            {
-                "label": _s(arm.get("label")),
-                "type": _s(arm.get("type")),
-                "description": _s(arm.get("description")),
-                "interventions": [
-                    _intervention_name(name) for name in _strs(arm.get("interventionNames"))
-                ],
-            }
-            for arm in _dicts(arms_mod.get("armGroups"))
-        ],
-        "interventions": [
-            {
-                "name": _s(item.get("name")),
-                "type": _s(item.get("type")),
-                "description": _s(item.get("description")),
-                "other_names": _strs(item.get("otherNames")),
-            }
-            for item in _dicts(arms_mod.get("interventions"))
-        ],
-        "eligibility": {
-            "inclusion": inclusion,
-            "exclusion": exclusion,
-            "other": other,
-            "minimum_age": _s(elig_mod.get("minimumAge")),
-            "maximum_age": _s(elig_mod.get("maximumAge")),
-            "sex": _s(elig_mod.get("sex")),
-            "healthy_volunteers": _bool(elig_mod.get("healthyVolunteers")),
-        },
-        "lead_sponsor": lead_sponsor,
+    }
+
+
+def _enrollment(design_mod: dict) -> dict | None:
+    info = _d(design_mod.get("enrollmentInfo"))
+    count = info.get("count")
+    count = count if type(count) is int else None
+    kind = _s(info.get("type"))
+    return None if count is None and kind is None else {"count": count, "type": kind}
+
+
+def _design(design_mod: dict) -> dict:
+    info = _d(design_mod.get("designInfo"))
+    masking = _d(info.get("maskingInfo"))
+    return {
+        "allocation": _s(info.get("allocation")),
+        "intervention_model": _s(info.get("interventionModel")),
+        "primary_purpose": _s(info.get("primaryPurpose")),
+        "masking": _s(masking.get("masking")),
+        "who_masked": _strs(masking.get("whoMasked")),
+        "observational_model": _s(info.get("observationalModel")),
+        "time_perspective": _s(info.get("timePerspective")),
+    }
+
+
+def _arms(arms_mod: dict) -> list[dict]:
+    return [
+        {
+            "label": _s(arm.get("label")),
+            "type": _s(arm.get("type")),
+            "description": _s(arm.get("description")),
+            "interventions": [_intervention_name(name) for name in _strs(arm.get("interventionNames"))],
+        }
+        for arm in _dicts(arms_mod.get("armGroups"))
+    ]
+
+
+def _interventions(arms_mod: dict) -> list[dict]:
+    return [
+        {
+            "name": _s(item.get("name")),
+            "type": _s(item.get("type")),
+            "description": _s(item.get("description")),
+            "other_names": _strs(item.get("otherNames")),
+        }
+        for item in _dicts(arms_mod.get("interventions"))
+    ]
+
+
+def _eligibility(elig_mod: dict) -> dict:
+    inclusion, exclusion, other = split_criteria(_s(elig_mod.get("eligibilityCriteria")))
+    return {
+        "inclusion": inclusion,
+        "exclusion": exclusion,
+        "other": other,
+        "minimum_age": _s(elig_mod.get("minimumAge")),
+        "maximum_age": _s(elig_mod.get("maximumAge")),
+        "sex": _s(elig_mod.get("sex")),
+        "healthy_volunteers": _bool(elig_mod.get("healthyVolunteers")),
+    }
+
+
+def _sponsors(sponsor_mod: dict) -> dict:
+    lead = _d(sponsor_mod.get("leadSponsor"))
+    party = _d(sponsor_mod.get("responsibleParty"))
+    return {
+        "lead_sponsor": {"name": _s(lead.get("name")), "class": _s(lead.get("class"))} if lead else None,
         "collaborators": [
-            {"name": _s(c.get("name")), "class": _s(c.get("class"))}
-            for c in _dicts(sponsor_mod.get("collaborators"))
+            {"name": _s(c.get("name")), "class": _s(c.get("class"))} for c in _dicts(sponsor_mod.get("collaborators"))
         ],
-        "responsible_party": responsible_party,
+        "responsible_party": {
+            "type": _s(party.get("type")),
+            "investigator_name": _s(party.get("investigatorFullName")) or _s(party.get("oldNameTitle")),
+            "investigator_title": _s(party.get("investigatorTitle")),
+            "investigator_affiliation": _s(party.get("investigatorAffiliation")) or _s(party.get("oldOrganization")),
+        }
+        if party
+        else None,
+    }
+
+
+def _contacts(contacts_mod: dict) -> dict:
+    return {
         "central_contacts": [
-            {
-                "name": _s(c.get("name")),
-                "role": _s(c.get("role")),
-                "phone": _phone(c),
-                "email": _s(c.get("email")),
-            }
+            {"name": _s(c.get("name")), "role": _s(c.get("role")), "phone": _phone(c), "email": _s(c.get("email"))}
             for c in _dicts(contacts_mod.get("centralContacts"))
         ],
         "overall_officials": [
             {"name": _s(o.get("name")), "affiliation": _s(o.get("affiliation")), "role": _s(o.get("role"))}
             for o in _dicts(contacts_mod.get("overallOfficials"))
         ],
-        "other_ids": other_ids,
-        "outcomes": {
-            "primary": _outcomes(outcomes_mod.get("primaryOutcomes")),
-            "secondary": _outcomes(outcomes_mod.get("secondaryOutcomes")),
-            "other": _outcomes(outcomes_mod.get("otherOutcomes")),
-        },
+    }
+
+
+def _all_outcomes(outcomes_mod: dict) -> dict:
+    return {
+        "primary": _outcomes(outcomes_mod.get("primaryOutcomes")),
+        "secondary": _outcomes(outcomes_mod.get("secondaryOutcomes")),
+        "other": _outcomes(outcomes_mod.get("otherOutcomes")),
+    }
+
+
+def _references(protocol: dict) -> list[dict]:
+    return [
+        {"pmid": _s(r.get("pmid")), "type": _s(r.get("type")), "citation": _s(r.get("citation"))}
+        for r in _dicts(_d(protocol.get("referencesModule")).get("references"))
+    ]
+
+
+def map_study(study: dict) -> dict:
+    """One API v2 study object → a trial record (every key of `record.empty_record()`, in order).
+
+    Raises InputError (one line) when the study is not an object or lacks its NCT id,
+    brief title or overall status.
+    """
+    protocol, nct_id, title, status = _required(study)
+    ident = _d(protocol.get("identificationModule"))
+    design_mod = _d(protocol.get("designModule"))
+    conditions_mod = _d(protocol.get("conditionsModule"))
+    description_mod = _d(protocol.get("descriptionModule"))
+    arms_mod = _d(protocol.get("armsInterventionsModule"))
+    contacts_mod = _d(protocol.get("contactsLocationsModule"))
+    dates = _status(_d(protocol.get("statusModule")), study.get("hasResults"))
+    return {
+        "nct_id": nct_id.upper(),
+        "title": title,
+        "official_title": _s(ident.get("officialTitle")),
+        "acronym": _s(ident.get("acronym")),
+        "status": status,
+        "why_stopped": dates.pop("why_stopped"),
+        "phases": _strs(design_mod.get("phases")),
+        "study_type": _s(design_mod.get("studyType")),
+        **dates,
+        "enrollment": _enrollment(design_mod),
+        "conditions": _strs(conditions_mod.get("conditions")),
+        "keywords": _strs(conditions_mod.get("keywords")),
+        "summary": _s(description_mod.get("briefSummary")),
+        "description": _s(description_mod.get("detailedDescription")),
+        "design": _design(design_mod),
+        "arms": _arms(arms_mod),
+        "interventions": _interventions(arms_mod),
+        "eligibility": _eligibility(_d(protocol.get("eligibilityModule"))),
+        **_sponsors(_d(protocol.get("sponsorCollaboratorsModule"))),
+        **_contacts(contacts_mod),
+        "other_ids": _other_ids(ident),
+        "outcomes": _all_outcomes(_d(protocol.get("outcomesModule"))),
         "locations": _locations(contacts_mod.get("locations")),
-        "references": [
-            {"pmid": _s(r.get("pmid")), "type": _s(r.get("type")), "citation": _s(r.get("citation"))}
-            for r in _dicts(_d(protocol.get("referencesModule")).get("references"))
-        ],
+        "references": _references(protocol),
         "extra_sections": {},
         "unknown": [],
     }
@@ -347,6 +389,5 @@ def studies_from_json(obj, name: str) -> list[dict]:
     if type(obj) is list:
         return _studies_in(obj, name, "list")
     raise InputError(
-        f"{name}: not a ClinicalTrials.gov study, /studies page or history version "
-        f"(got a JSON {type(obj).__name__})"
+        f"{name}: not a ClinicalTrials.gov study, /studies page or history version (got a JSON {type(obj).__name__})"
     )

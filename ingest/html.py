@@ -13,15 +13,64 @@ from bs4.element import Comment, Declaration, Doctype, ProcessingInstruction
 
 from .page import parse_page
 
-DROP_TAGS = frozenset({
-    "head", "script", "style", "nav", "header", "footer", "noscript", "svg", "template", "iframe",
-})
-BLOCK_TAGS = frozenset({
-    "address", "article", "aside", "blockquote", "body", "caption", "dd", "details", "dialog", "div",
-    "dl", "dt", "fieldset", "figcaption", "figure", "form", "h1", "h2", "h3", "h4", "h5", "h6", "hr",
-    "html", "legend", "li", "main", "ol", "p", "pre", "section", "summary", "table", "tbody", "td",
-    "tfoot", "th", "thead", "tr", "ul",
-})
+DROP_TAGS = frozenset(
+    {
+        "head",
+        "script",
+        "style",
+        "nav",
+        "header",
+        "footer",
+        "noscript",
+        "svg",
+        "template",
+        "iframe",
+    }
+)
+BLOCK_TAGS = frozenset(
+    {
+        "address",
+        "article",
+        "aside",
+        "blockquote",
+        "body",
+        "caption",
+        "dd",
+        "details",
+        "dialog",
+        "div",
+        "dl",
+        "dt",
+        "fieldset",
+        "figcaption",
+        "figure",
+        "form",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "hr",
+        "html",
+        "legend",
+        "li",
+        "main",
+        "ol",
+        "p",
+        "pre",
+        "section",
+        "summary",
+        "table",
+        "tbody",
+        "td",
+        "tfoot",
+        "th",
+        "thead",
+        "tr",
+        "ul",
+    }
+)
 _NOT_TEXT = (Comment, Declaration, Doctype, ProcessingInstruction)
 
 

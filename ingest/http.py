@@ -5,13 +5,13 @@ trialwatch and its version, a timeout on every request, a politeness delay (at m
 requests a second), query strings only through `params=`, and bounded retries with exponential
 backoff and jitter that honour `Retry-After`.
 
-Retries are a small explicit loop rather than urllib3's `Retry` on an `HTTPAdapter`, because:
-urllib3 honours `Retry-After` only on 413/429/503 (not on 403, which ClinicalTrials.gov's CDN
-sends when it throttles) and never caps it; its retries bypass our politeness delay and our
-`requests_made` count, though each is a request to the registry; a body cut short is noticed by
-requests after urllib3 has returned, so urllib3 would never retry it; and when it gives up it
-raises a `MaxRetryError` whose text is a long repr, where we want one line naming the URL or
-ids and the last status or error.
+Retries are a small explicit loop rather than urllib3's `Retry` on an `HTTPAdapter`.  urllib3
+2.x could do the backoff, the jitter and a capped `Retry-After` (`retry_after_max`), but each
+of its retries is a request the loop must see: it must wait its politeness turn (urllib3's
+retries would bypass our rate), count in `requests_made` (the run's figure of requests to the
+registry), be retried when the body is cut short (requests notices that after urllib3 has
+returned, so urllib3 never would), and end, when it gives up, in one line naming the URL or
+ids and the last status, where urllib3 raises a `MaxRetryError` whose text is a long repr.
 
 Errors: a 404 is an answer (`FetchError` "no such trial"), a 400 is bad input (`InputError` with
 the API's message), retries exhausted or an answer that is not JSON is a `FetchError`.
@@ -25,9 +25,9 @@ import json
 import random
 import re
 import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime, timezone
 from importlib import metadata
-from typing import Callable, Iterable, Iterator, Mapping
 from urllib.parse import urlsplit
 
 import requests
@@ -258,11 +258,15 @@ class Registry:
 
     # -- batches and pages -----------------------------------------------------------------
 
-    def _studies(self, ids: list[str], extra: dict[str, str], fill_missing: bool) -> Iterator[tuple[str, dict | FetchError]]:
+    def _studies(
+        self, ids: list[str], extra: dict[str, str], fill_missing: bool
+    ) -> Iterator[tuple[str, dict | FetchError]]:
         for start in range(0, len(ids), self.batch_size):
             yield from self._batch(ids[start : start + self.batch_size], extra, fill_missing)
 
-    def _batch(self, ids: list[str], extra: dict[str, str], fill_missing: bool) -> Iterator[tuple[str, dict | FetchError]]:
+    def _batch(
+        self, ids: list[str], extra: dict[str, str], fill_missing: bool
+    ) -> Iterator[tuple[str, dict | FetchError]]:
         wanted, done = set(ids), set()
         params = {**extra, "filter.ids": ",".join(ids), "pageSize": str(BATCH_SIZE)}
         what = f"batch of {len(ids)} trials ({_sample(ids)})"

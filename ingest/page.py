@@ -1,6 +1,6 @@
 """Saved registry pages (meddatax.com's text of a ClinicalTrials.gov record) → a trial record.
 
-Two text renderings exist (see FORMAT.md in the shared pages folder): the *labeled* one (the
+Two text renderings exist (see `tests/fixtures/pages/FORMAT.md`): the *labeled* one (the
 seed: label lines such as `Recruitment Status` above each value) and the *label-less* one
 (label lines and badges dropped; values recognised by their shape and by their order).
 
@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import datetime
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from .criteria import split_criteria
 from .errors import InputError
@@ -32,22 +32,50 @@ from .record import PHASES, STATUSES, STUDY_TYPES, WHO_MASKED, empty_record, fin
 ALLOCATIONS = ("RANDOMIZED", "NON_RANDOMIZED", "NA")
 INTERVENTION_MODELS = ("SINGLE_GROUP", "PARALLEL", "CROSSOVER", "FACTORIAL", "SEQUENTIAL")
 PRIMARY_PURPOSES = (
-    "TREATMENT", "PREVENTION", "DIAGNOSTIC", "ECT", "SUPPORTIVE_CARE", "SCREENING",
-    "HEALTH_SERVICES_RESEARCH", "BASIC_SCIENCE", "DEVICE_FEASIBILITY", "OTHER",
+    "TREATMENT",
+    "PREVENTION",
+    "DIAGNOSTIC",
+    "ECT",
+    "SUPPORTIVE_CARE",
+    "SCREENING",
+    "HEALTH_SERVICES_RESEARCH",
+    "BASIC_SCIENCE",
+    "DEVICE_FEASIBILITY",
+    "OTHER",
 )
 MASKINGS = ("NONE", "SINGLE", "DOUBLE", "TRIPLE", "QUADRUPLE")
 OBSERVATIONAL_MODELS = (
-    "COHORT", "CASE_CONTROL", "CASE_ONLY", "CASE_CROSSOVER", "ECOLOGIC_OR_COMMUNITY",
-    "FAMILY_BASED", "DEFINED_POPULATION", "NATURAL_HISTORY", "OTHER",
+    "COHORT",
+    "CASE_CONTROL",
+    "CASE_ONLY",
+    "CASE_CROSSOVER",
+    "ECOLOGIC_OR_COMMUNITY",
+    "FAMILY_BASED",
+    "DEFINED_POPULATION",
+    "NATURAL_HISTORY",
+    "OTHER",
 )
 TIME_PERSPECTIVES = ("PROSPECTIVE", "RETROSPECTIVE", "CROSS_SECTIONAL", "OTHER")
 ARM_TYPES = (
-    "EXPERIMENTAL", "ACTIVE_COMPARATOR", "PLACEBO_COMPARATOR", "SHAM_COMPARATOR",
-    "NO_INTERVENTION", "OTHER",
+    "EXPERIMENTAL",
+    "ACTIVE_COMPARATOR",
+    "PLACEBO_COMPARATOR",
+    "SHAM_COMPARATOR",
+    "NO_INTERVENTION",
+    "OTHER",
 )
 INTERVENTION_TYPES = (
-    "BEHAVIORAL", "BIOLOGICAL", "COMBINATION_PRODUCT", "DEVICE", "DIAGNOSTIC_TEST",
-    "DIETARY_SUPPLEMENT", "DRUG", "GENETIC", "PROCEDURE", "RADIATION", "OTHER",
+    "BEHAVIORAL",
+    "BIOLOGICAL",
+    "COMBINATION_PRODUCT",
+    "DEVICE",
+    "DIAGNOSTIC_TEST",
+    "DIETARY_SUPPLEMENT",
+    "DRUG",
+    "GENETIC",
+    "PROCEDURE",
+    "RADIATION",
+    "OTHER",
 )
 SEXES = ("ALL", "FEMALE", "MALE")
 SPONSOR_CLASSES = ("NIH", "FED", "OTHER_GOV", "INDIV", "INDUSTRY", "NETWORK", "AMBIG", "OTHER", "UNKNOWN")
@@ -55,8 +83,17 @@ SPONSOR_ROLES = ("lead", "collaborator")
 RESPONSIBLE_PARTY_TYPES = ("SPONSOR", "PRINCIPAL_INVESTIGATOR", "SPONSOR_INVESTIGATOR")
 CONTACT_ROLES = ("CONTACT", "PRINCIPAL_INVESTIGATOR", "STUDY_CHAIR", "STUDY_DIRECTOR", "SUB_INVESTIGATOR")
 ID_TYPES = (
-    "NIH", "FDA", "VA", "CDC", "AHRQ", "SAMHSA", "OTHER_GRANT", "EUDRACT_NUMBER", "CTIS",
-    "REGISTRY", "OTHER",
+    "NIH",
+    "FDA",
+    "VA",
+    "CDC",
+    "AHRQ",
+    "SAMHSA",
+    "OTHER_GRANT",
+    "EUDRACT_NUMBER",
+    "CTIS",
+    "REGISTRY",
+    "OTHER",
 )
 ID_SOURCES = ("org_study_id", "secondary_id")
 # Study types without phases: no Clinical Phase row means "none", not "not shown".
@@ -70,15 +107,33 @@ DESIGN_APPLIES = {
 
 # Fields no page carries.
 ALWAYS_UNKNOWN = (
-    "official_title", "acronym", "why_stopped", "first_posted", "results_first_posted",
-    "primary_completion_date", "start_date.type", "start_date.precision", "completion_date.type",
-    "completion_date.precision", "enrollment.type", "interventions[].other_names",
-    "other_ids[].domain", "responsible_party.investigator_title", "overall_officials", "outcomes",
-    "locations", "references",
+    "official_title",
+    "acronym",
+    "why_stopped",
+    "first_posted",
+    "results_first_posted",
+    "primary_completion_date",
+    "start_date.type",
+    "start_date.precision",
+    "completion_date.type",
+    "completion_date.precision",
+    "enrollment.type",
+    "interventions[].other_names",
+    "other_ids[].domain",
+    "responsible_party.investigator_title",
+    "overall_officials",
+    "outcomes",
+    "locations",
+    "references",
 )
 # Fields the label-less rendering drops or may drop.
 LABEL_LESS_UNKNOWN = (
-    "arms[].type", "interventions[].type", "summary", "conditions", "keywords", "design.who_masked",
+    "arms[].type",
+    "interventions[].type",
+    "summary",
+    "conditions",
+    "keywords",
+    "design.who_masked",
 )
 
 _NCT_LINE = re.compile(r"^NCT ID:?\s*(NCT\d{8})$", re.IGNORECASE)
@@ -88,14 +143,27 @@ _ENROLLMENT = re.compile(r"^(\d+) participants?$")
 _AGE = re.compile(r"^\d+ (?:Year|Month|Week|Day|Hour|Minute)s?$")
 _HIDDEN_EMAIL = re.compile(r"^\[email\s*protected\]$")
 _ROLE_PHRASE = re.compile(r"(Participants?|Caregivers?|Investigators?|Outcomes? Assessors?)(?:\s+|$)")
-_MASKED = {"participant": "PARTICIPANT", "caregiver": "CARE_PROVIDER", "investigator": "INVESTIGATOR",
-           "outcome assessor": "OUTCOMES_ASSESSOR", "outcomes assessor": "OUTCOMES_ASSESSOR"}
+_MASKED = {
+    "participant": "PARTICIPANT",
+    "caregiver": "CARE_PROVIDER",
+    "investigator": "INVESTIGATOR",
+    "outcome assessor": "OUTCOMES_ASSESSOR",
+    "outcomes assessor": "OUTCOMES_ASSESSOR",
+}
 _VIEW_RESULTS = "View full results"
 # Labels the site writes before their value on one line; a table layout splits them onto two.
 _INLINE_LABELS = (
-    ("NCT ID", ":"), ("Last Updated", ":"), ("Role", ":"), ("Phone", ":"), ("Email", ":"),
-    ("Identifier Type", ":"), ("Identifier Source", ":"),
-    ("Group Type", ""), ("Intervention Type", ""), ("Sponsor Role", ""), ("Responsibility Role", ""),
+    ("NCT ID", ":"),
+    ("Last Updated", ":"),
+    ("Role", ":"),
+    ("Phone", ":"),
+    ("Email", ":"),
+    ("Identifier Type", ":"),
+    ("Identifier Source", ":"),
+    ("Group Type", ""),
+    ("Intervention Type", ""),
+    ("Sponsor Role", ""),
+    ("Responsibility Role", ""),
 )
 _GROUP_TYPE = re.compile(r"^Group Type\s*(\S*)$")
 _INTERVENTION_TYPE = re.compile(r"^Intervention Type\s*(\S*)$")
@@ -108,16 +176,50 @@ _RESULTS_SENTENCES = {"has not published": False, "have been published": True}
 
 # Headings of sections the parser keeps as text (extra_sections) without reading them.
 OTHER_HEADINGS = (
-    "Locations", "Study Locations", "Contacts and Locations", "Outcome Measures", "Outcome Measurements",
-    "Study Officials", "References", "Publications", "Participant Flow",
-    "Baseline Characteristics", "Adverse Events",
+    "Locations",
+    "Study Locations",
+    "Contacts and Locations",
+    "Outcome Measures",
+    "Outcome Measurements",
+    "Study Officials",
+    "References",
+    "Publications",
+    "Participant Flow",
+    "Baseline Characteristics",
+    "Adverse Events",
 )
 # A heading the parser has never seen is recognised by its blurb: one sentence addressed to the
 # reader, starting with one of these verbs, like every known blurb.
 _BLURB_VERBS = (
-    "Get", "Review", "Dive", "See", "Explore", "Understand", "Learn", "Check", "Meet", "Identify",
-    "Reach", "Find", "Browse", "Discover", "View", "Track", "Compare", "Read", "Locate", "Access",
+    "Get",
+    "Review",
+    "Dive",
+    "See",
+    "Explore",
+    "Understand",
+    "Learn",
+    "Check",
+    "Meet",
+    "Identify",
+    "Reach",
+    "Find",
+    "Browse",
+    "Discover",
+    "View",
+    "Track",
+    "Compare",
+    "Read",
+    "Locate",
+    "Access",
 )
+
+
+def _matched(pattern: re.Pattern, line: str) -> re.Match:
+    """The match of a line already known to match `pattern`."""
+    match = pattern.match(line)
+    if match is None:  # pragma: no cover - callers only pass lines they found by this pattern
+        raise ValueError(f"{line!r} does not match {pattern.pattern}")
+    return match
 
 
 class _Invalid(ValueError):
@@ -132,6 +234,7 @@ def _code(codes: tuple[str, ...], what: str) -> Callable[[str], str]:
         if value not in codes:
             raise _Invalid(f"not a {what} code")
         return value
+
     return convert
 
 
@@ -199,7 +302,7 @@ def _paragraphs(lines: list[str]) -> str | None:
 class _Page:
     labeled: bool
     sections: dict[str, list[str]]
-    complete: set[str]            # sections present and not possibly cut
+    complete: set[str]  # sections present and not possibly cut
     record: dict
     unknown: set[str] = field(default_factory=set)
     warnings: list[str] = field(default_factory=list)
@@ -218,12 +321,14 @@ _INVALID = object()  # a value shown but not valid: unknown, already warned abou
 
 @dataclass(frozen=True)
 class _Row:
-    label: str        # the label line in the labeled rendering
-    key: str          # the key it fills (in the record, or in a nested object)
+    label: str  # the label line in the labeled rendering
+    key: str  # the key it fills (in the record, or in a nested object)
     convert: Callable[[str], object]
 
 
-def _rows(page: _Page, section: str, lines: list[str], rows: tuple[_Row, ...], prefix: str = "") -> tuple[dict, list[str]]:
+def _rows(
+    page: _Page, section: str, lines: list[str], rows: tuple[_Row, ...], prefix: str = ""
+) -> tuple[dict, list[str]]:
     """Read a section's rows → ({key: value}, lines left over).
 
     Labeled: a label line, then its value.  Label-less: each line goes to the first row, in
@@ -333,12 +438,14 @@ def _basic_information(page: _Page, lines: list[str]) -> None:
 def _text(key: str) -> Callable[[_Page, list[str]], None]:
     def parse(page: _Page, lines: list[str]) -> None:
         page.record[key] = _paragraphs(lines)
+
     return parse
 
 
 def _list(key: str) -> Callable[[_Page, list[str]], None]:
     def parse(page: _Page, lines: list[str]) -> None:
         page.record[key] = list(lines)
+
     return parse
 
 
@@ -359,8 +466,9 @@ def _study_design(page: _Page, lines: list[str]) -> None:
     values, leftover = _rows(page, "Study Design", lines, DESIGN_ROWS, "design.")
     study_type = page.record["study_type"]
     applies = DESIGN_APPLIES.get(study_type)
-    _settle(page, values, [r.key for r in DESIGN_ROWS], design, "design.",
-            lambda key: applies is None or key in applies)
+    _settle(
+        page, values, [r.key for r in DESIGN_ROWS], design, "design.", lambda key: applies is None or key in applies
+    )
     design["who_masked"] = masked[0] if masked else []
     if "design.masking" in page.unknown:
         page.unknown.add("design.who_masked")
@@ -378,12 +486,28 @@ def _labeled_interventions(lines: list[str]) -> tuple[list[dict], list[str]]:
         if not block:
             problems.append(f"Interventions: {line!r} without a name before it")
             continue
-        items.append({"name": block[0], "type": match.group(1) or None, "description": _paragraphs(block[1:]),
-                      "other_names": [], "_lines": block[1:], "_complete": bool(match.group(1))})
+        items.append(
+            {
+                "name": block[0],
+                "type": match.group(1) or None,
+                "description": _paragraphs(block[1:]),
+                "other_names": [],
+                "_lines": block[1:],
+                "_complete": bool(match.group(1)),
+            }
+        )
         block = []
     if block:
-        items.append({"name": block[0], "type": None, "description": _paragraphs(block[1:]),
-                      "other_names": [], "_lines": block[1:], "_complete": False})
+        items.append(
+            {
+                "name": block[0],
+                "type": None,
+                "description": _paragraphs(block[1:]),
+                "other_names": [],
+                "_lines": block[1:],
+                "_complete": False,
+            }
+        )
     return items, problems
 
 
@@ -399,10 +523,9 @@ def _labelless_interventions(lines: list[str], group_lines: list[str] | None) ->
         return None
     present = set(lines)
     names = {lines[0]} | {
-        line for k, line in enumerate(group_lines)
-        if line in present and (k == 0 or group_lines[k - 1] not in present)
+        line for k, line in enumerate(group_lines) if line in present and (k == 0 or group_lines[k - 1] not in present)
     }
-    items = []
+    items: list[dict] = []
     for line in lines:
         if line in names:
             items.append({"name": line, "type": None, "description": None, "other_names": [], "_lines": []})
@@ -428,7 +551,9 @@ def _interventions(page: _Page, lines: list[str]) -> None:
     items, problems = _interventions_of(page)
     page.warnings.extend(problems)
     if items is None:
-        page.not_known("interventions", "Interventions: cannot tell names from descriptions without the Study Groups section")
+        page.not_known(
+            "interventions", "Interventions: cannot tell names from descriptions without the Study Groups section"
+        )
         return
     for item in items:
         if page.labeled and item["type"] is not None and item["type"] not in INTERVENTION_TYPES:
@@ -456,20 +581,20 @@ def _labeled_groups(page: _Page, lines: list[str], descriptions: dict[str, list[
         header = lines[i:g] if g is not None else lines[i:]
         if not header:
             return None
-        arm = {"label": header[0], "type": None, "description": _paragraphs(header[1:]), "interventions": []}
+        arm: dict = {"label": header[0], "type": None, "description": _paragraphs(header[1:]), "interventions": []}
         arms.append(arm)
         if g is None:  # no group type after it: a page cut short, or lines that belong nowhere
             if "Study Groups" in page.complete:
                 return None
             break
-        arm["type"] = _GROUP_TYPE.match(lines[g]).group(1) or None
+        arm["type"] = _matched(_GROUP_TYPE, lines[g]).group(1) or None
         i = g + 1
         while is_name(i):
             name = lines[i]
             arm["interventions"].append(name)
             i += 2
             known = descriptions.get(name)
-            if known is not None and lines[i:i + len(known)] == known:
+            if known is not None and lines[i : i + len(known)] == known:
                 i += len(known)
                 continue
             end = next((k for k in range(i, n) if is_name(k) or _GROUP_TYPE.match(lines[k])), n)
@@ -486,7 +611,7 @@ def _labelless_groups(lines: list[str], items: list[dict]) -> list[dict] | None:
 
     def block_at(k: int) -> list[str] | None:
         block = blocks.get(lines[k])
-        return block if block is not None and lines[k:k + len(block)] == block else None
+        return block if block is not None and lines[k : k + len(block)] == block else None
 
     arms: list[dict] = []
     i = 0
@@ -563,12 +688,13 @@ def _eligibility(page: _Page, lines: list[str]) -> None:
 
 
 def _sponsors(page: _Page, lines: list[str]) -> None:
-    entries, block = [], []
+    entries: list[tuple[list[str], str | None]] = []
+    block: list[str] = []
     has_roles = any(_SPONSOR_ROLE.match(line) for line in lines)
     for line in lines:
-        role = _SPONSOR_ROLE.match(line)
-        if role:
-            entries.append((block, role.group(1)))
+        role_line = _SPONSOR_ROLE.match(line)
+        if role_line:
+            entries.append((block, role_line.group(1)))
             block = []
         elif not has_roles and line in SPONSOR_CLASSES and block:
             entries.append((block + [line], None))
@@ -613,8 +739,7 @@ def _responsible_party(page: _Page, lines: list[str]) -> None:
         else:
             page.not_known("responsible_party", "Responsible Party: no 'Responsibility Role' line; left unknown")
         return
-    party = {"type": roles[0], "investigator_name": None, "investigator_title": None,
-             "investigator_affiliation": None}
+    party = {"type": roles[0], "investigator_name": None, "investigator_title": None, "investigator_affiliation": None}
     if roles[0] != "SPONSOR":
         party["investigator_name"] = others[0] if others else None
         party["investigator_affiliation"] = others[1] if len(others) > 1 else None
@@ -675,10 +800,10 @@ def _other_identifiers(page: _Page, lines: list[str]) -> None:
 
 @dataclass(frozen=True)
 class Section:
-    blurb: str | None                                  # the fixed sentence under the heading (chrome)
-    fields: tuple[str, ...]                            # record paths the section fills
-    parse: Callable[[_Page, list[str]], None] | None   # None: the section is dropped
-    required: bool = True                              # absent from a page → its fields unknown
+    blurb: str | None  # the fixed sentence under the heading (chrome)
+    fields: tuple[str, ...]  # record paths the section fills
+    parse: Callable[[_Page, list[str]], None] | None  # None: the section is dropped
+    required: bool = True  # absent from a page → its fields unknown
 
 
 # Section heading → what it fills, in page order.  Sections not listed are kept as text.
@@ -687,47 +812,78 @@ SECTIONS: dict[str, Section] = {
     "Basic Information": Section(
         "Get a concise snapshot of the trial, including recruitment status, study phase, enrollment "
         "targets, and key timeline milestones.",
-        ("status", "phases", "enrollment", "study_type", "start_date", "completion_date"), _basic_information),
+        ("status", "phases", "enrollment", "study_type", "start_date", "completion_date"),
+        _basic_information,
+    ),
     "Brief Summary": Section(
-        "Review the sponsor-provided synopsis that highlights what the study is about and why it is "
-        "being conducted.", ("summary",), _text("summary")),
+        "Review the sponsor-provided synopsis that highlights what the study is about and why it is being conducted.",
+        ("summary",),
+        _text("summary"),
+    ),
     "Detailed Description": Section(
         "Dive into the extended narrative that explains the scientific background, objectives, and "
-        "procedures in greater depth.", ("description",), _text("description")),
+        "procedures in greater depth.",
+        ("description",),
+        _text("description"),
+    ),
     "Conditions": Section(
         "See the medical conditions and disease areas that this research is targeting or investigating.",
-        ("conditions",), _list("conditions")),
+        ("conditions",),
+        _list("conditions"),
+    ),
     "Keywords": Section(
         "Explore important study keywords that can help with search, categorization, and topic discovery.",
-        ("keywords",), _list("keywords")),
+        ("keywords",),
+        _list("keywords"),
+    ),
     "Study Design": Section(
         "Understand how the trial is structured, including allocation methods, masking strategies, "
-        "primary purpose, and other design elements.", ("design",), _study_design),
+        "primary purpose, and other design elements.",
+        ("design",),
+        _study_design,
+    ),
     "Study Groups": Section(
-        "Review each arm or cohort in the study, along with the interventions and objectives associated "
-        "with them.", ("arms",), _study_groups),
+        "Review each arm or cohort in the study, along with the interventions and objectives associated with them.",
+        ("arms",),
+        _study_groups,
+    ),
     "Interventions": Section(
         "Learn about the drugs, procedures, or behavioral strategies being tested and how they are "
-        "applied within this trial.", ("interventions",), _interventions),
+        "applied within this trial.",
+        ("interventions",),
+        _interventions,
+    ),
     "Eligibility Criteria": Section(
         "Check the participation requirements, including inclusion and exclusion rules, age limits, and "
-        "whether healthy volunteers are accepted.", ("eligibility",), _eligibility),
+        "whether healthy volunteers are accepted.",
+        ("eligibility",),
+        _eligibility,
+    ),
     "Sponsors": Section(
         "Meet the organizations funding or collaborating on the study and learn about their roles.",
-        ("lead_sponsor", "collaborators"), _sponsors),
+        ("lead_sponsor", "collaborators"),
+        _sponsors,
+    ),
     "Responsible Party": Section(
         "Identify the individual or organization who holds primary responsibility for the study "
-        "information submitted to regulators.", ("responsible_party",), _responsible_party),
+        "information submitted to regulators.",
+        ("responsible_party",),
+        _responsible_party,
+    ),
     "Central Contacts": Section(
         "Reach out to these primary contacts for questions about participation or study logistics.",
-        ("central_contacts",), _central_contacts),
+        ("central_contacts",),
+        _central_contacts,
+    ),
     "Other Identifiers": Section(
         "Review additional registry numbers or institutional identifiers associated with this trial.",
-        ("other_ids",), _other_identifiers),
+        ("other_ids",),
+        _other_identifiers,
+    ),
     # Other trials: never this trial's data.
     "Related Clinical Trials": Section(
-        "Explore similar clinical trials based on study characteristics and research focus.",
-        (), None, required=False),
+        "Explore similar clinical trials based on study characteristics and research focus.", (), None, required=False
+    ),
 }
 _DROPPED = "Related Clinical Trials"
 _LABEL_LINES = frozenset(
@@ -752,7 +908,7 @@ def _lines(text: str) -> list[str]:
     for raw in text.lstrip("\ufeff").splitlines():
         line = raw.strip()
         if line.startswith(_VIEW_RESULTS):  # a link, sometimes glued to the next heading
-            line = line[len(_VIEW_RESULTS):].strip()
+            line = line[len(_VIEW_RESULTS) :].strip()
         if line:
             lines.append(line)
     joined: list[str] = []
@@ -771,8 +927,12 @@ def _lines(text: str) -> list[str]:
 
 def _is_title_shaped(line: str) -> bool:
     words = line.split()
-    return 0 < len(words) <= 6 and all(w[0].isupper() or w in ("and", "of", "&", "for") for w in words) \
-        and not any(c.isdigit() for c in line) and line[-1].isalpha()
+    return (
+        0 < len(words) <= 6
+        and all(w[0].isupper() or w in ("and", "of", "&", "for") for w in words)
+        and not any(c.isdigit() for c in line)
+        and line[-1].isalpha()
+    )
 
 
 def _is_blurb_shaped(line: str | None) -> bool:
@@ -796,7 +956,7 @@ def _header_and_sections(lines: list[str], name: str) -> tuple[list[str], list[t
         raise InputError(f"{name}: not a trial page (no 'NCT ID: NCT########' line)")
     if start == 0 or lines[start - 1] in SECTIONS or lines[start - 1] in _LABEL_LINES:
         raise InputError(f"{name}: not a trial page (no title line before the NCT ID line)")
-    header = lines[start - 1:start + 1]
+    header = lines[start - 1 : start + 1]
     sections: list[tuple[str, list[str]]] = []
     for k in range(start + 1, len(lines)):
         line = lines[k]
@@ -832,7 +992,7 @@ def _is_complete(sections: list[tuple[str, list[str]]]) -> bool:
     if heading != "Other Identifiers" or not lines:
         return False
     match = _ID_FIELD.match(lines[-1])
-    return bool(match) and match.group(1) == "Source" and match.group(2).strip() in ID_SOURCES
+    return match is not None and match.group(1) == "Source" and match.group(2).strip() in ID_SOURCES
 
 
 def _is_labeled(lines: list[str]) -> bool:
@@ -840,6 +1000,55 @@ def _is_labeled(lines: list[str]) -> bool:
 
 
 # ---------------------------------------------------------------- the parser
+
+
+def _read_header(record: dict, header: list[str], unknown: set[str], warnings: list[str]) -> None:
+    """Title, NCT id and last update from the lines above the first section."""
+    record["title"] = header[0]
+    updated = next((m.group(1).strip() for line in header if (m := _UPDATED_LINE.match(line))), None)
+    try:
+        record["last_updated"] = _date(updated or "")
+    except _Invalid as error:
+        unknown.add("last_updated")
+        warnings.append(
+            f"last_updated: {updated!r} is {error}; left unknown"
+            if updated
+            else "no 'Last Updated' line; last_updated left unknown"
+        )
+    for line in header[2:]:
+        if not _UPDATED_LINE.match(line):
+            warnings.append(f"header: line not understood: {line[:80]!r}")
+
+
+def _known_sections(found: list[tuple[str, list[str]]], record: dict, warnings: list[str]) -> dict[str, list[str]]:
+    """Each known section's lines (blurb dropped, first occurrence kept); others kept as text."""
+    sections: dict[str, list[str]] = {}
+    for k, (heading, body) in enumerate(found):
+        body = _drop_blurb(heading, body, at_end=k == len(found) - 1)
+        if heading in sections and sections[heading]:
+            warnings.append(f"section {heading} appears twice; kept the first")
+        elif heading in SECTIONS:
+            sections[heading] = body
+        else:
+            record["extra_sections"][heading] = "\n".join(body)
+    return sections
+
+
+def _what_is_missing(page: _Page, found: list[tuple[str, list[str]]], complete: bool, possibly_cut: str | None) -> None:
+    """Sections absent or possibly cut make their fields unknown; say so."""
+    missing = [h for h, s in SECTIONS.items() if s.required and h not in page.sections]
+    for heading in missing:
+        page.unknown.update(SECTIONS[heading].fields)
+    if possibly_cut in SECTIONS:
+        page.unknown.update(SECTIONS[possibly_cut].fields)
+    if not complete:
+        what = f"missing sections {', '.join(missing)}" if missing else "no section missing"
+        last = f"; {possibly_cut} may be incomplete" if possibly_cut else ""
+        page.warnings.append(f"page cut short: {what}{last}")
+    elif missing:
+        page.warnings.append(f"missing sections: {', '.join(missing)}")
+    if page.record["extra_sections"]:
+        page.warnings.append(f"sections not understood: {', '.join(page.record['extra_sections'])}")
 
 
 def parse_page(text: str, name: str) -> tuple[dict, list[str]]:
@@ -856,54 +1065,22 @@ def parse_page(text: str, name: str) -> tuple[dict, list[str]]:
     lines = _lines(text)
     header, found = _header_and_sections(lines, name)
     warnings: list[str] = []
-
-    record = empty_record(_NCT_LINE.match(header[1]).group(1).upper())
-    record["title"] = header[0]
+    record = empty_record(_matched(_NCT_LINE, header[1]).group(1).upper())
     unknown = set(ALWAYS_UNKNOWN)
-    updated = next((m.group(1).strip() for line in header if (m := _UPDATED_LINE.match(line))), None)
-    try:
-        record["last_updated"] = _date(updated or "")
-    except _Invalid as error:
-        unknown.add("last_updated")
-        warnings.append(f"last_updated: {updated!r} is {error}; left unknown" if updated
-                        else "no 'Last Updated' line; last_updated left unknown")
-    for line in header[2:]:
-        if not _UPDATED_LINE.match(line):
-            warnings.append(f"header: line not understood: {line[:80]!r}")
-
+    _read_header(record, header, unknown, warnings)
     complete = _is_complete(found)
-    sections: dict[str, list[str]] = {}
-    for k, (heading, body) in enumerate(found):
-        body = _drop_blurb(heading, body, at_end=k == len(found) - 1)
-        if heading in sections and sections[heading]:
-            warnings.append(f"section {heading} appears twice; kept the first")
-        elif heading in SECTIONS:
-            sections[heading] = body
-        else:
-            record["extra_sections"][heading] = "\n".join(body)
+    sections = _known_sections(found, record, warnings)
     labeled = _is_labeled(lines)
     possibly_cut = found[-1][0] if found and not complete else None
     page = _Page(labeled, sections, set(sections) - {possibly_cut}, record, unknown, warnings)
     if not labeled:
         unknown.update(LABEL_LESS_UNKNOWN)
-        warnings.append("label-less rendering: arm and intervention types, masked roles, summary, "
-                        "conditions and keywords left unknown")
-
+        warnings.append(
+            "label-less rendering: arm and intervention types, masked roles, summary, "
+            "conditions and keywords left unknown"
+        )
     for heading, section in SECTIONS.items():
         if heading in sections and section.parse is not None:
             section.parse(page, sections[heading])
-
-    missing = [h for h, s in SECTIONS.items() if s.required and h not in sections]
-    for heading in missing:
-        unknown.update(SECTIONS[heading].fields)
-    if possibly_cut in SECTIONS:
-        unknown.update(SECTIONS[possibly_cut].fields)
-    if not complete:
-        what = f"missing sections {', '.join(missing)}" if missing else "no section missing"
-        last = f"; {possibly_cut} may be incomplete" if possibly_cut else ""
-        warnings.append(f"page cut short: {what}{last}")
-    elif missing:
-        warnings.append(f"missing sections: {', '.join(missing)}")
-    if record["extra_sections"]:
-        warnings.append(f"sections not understood: {', '.join(record['extra_sections'])}")
+    _what_is_missing(page, found, complete, possibly_cut)
     return finish(record, unknown), warnings

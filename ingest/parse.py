@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from .errors import InputError
 
@@ -140,7 +140,6 @@ def read_file(path: str | os.PathLike) -> bytes:
 
 def parse_file(path: str | os.PathLike) -> list[Parsed]:
     return parse_bytes(read_file(path), str(path))
-
 
 
 def reparse_input(raw: bytes, snapshot: dict) -> dict:

@@ -27,18 +27,34 @@ FIELDS: list[tuple[str, str, str]] = [
     ("title", "text", "Brief title."),
     ("official_title", "text", "Official (scientific) title."),
     ("acronym", "text", "Study acronym."),
-    ("status", "code", "Overall recruitment status, the registry's code: `NOT_YET_RECRUITING`, `RECRUITING`, `TERMINATED`…"),
+    (
+        "status",
+        "code",
+        "Overall recruitment status, the registry's code: `NOT_YET_RECRUITING`, `RECRUITING`, `TERMINATED`…",
+    ),
     ("why_stopped", "text", "Why a suspended, terminated or withdrawn study stopped."),
-    ("phases", "list of codes", "`[\"PHASE2\", \"PHASE3\"]`; `[\"NA\"]` for not applicable; `[]` when the study has none (observational)."),
+    (
+        "phases",
+        "list of codes",
+        '`["PHASE2", "PHASE3"]`; `["NA"]` for not applicable; `[]` when the study has none (observational).',
+    ),
     ("study_type", "code", "`INTERVENTIONAL`, `OBSERVATIONAL` or `EXPANDED_ACCESS`."),
     ("has_results", "bool", "Whether results are posted."),
     ("last_updated", "date", "The registry's last update post date, `YYYY-MM-DD`."),
     ("first_posted", "date", "First posted date, as the registry gives it."),
     ("results_first_posted", "date", "Results first posted date, as the registry gives it."),
-    ("start_date", "dated", "`{\"date\": \"2025-01\", \"type\": \"ESTIMATED\"}`: date exactly as the registry gives it (month precision stays month precision); type `ACTUAL`, `ESTIMATED` or null when the source does not say."),
+    (
+        "start_date",
+        "dated",
+        '`{"date": "2025-01", "type": "ESTIMATED"}`: date exactly as the registry gives it (month precision stays month precision); type `ACTUAL`, `ESTIMATED` or null when the source does not say.',
+    ),
     ("primary_completion_date", "dated", "Like `start_date`."),
     ("completion_date", "dated", "Like `start_date`."),
-    ("enrollment", "object", "`{\"count\": 40, \"type\": \"ESTIMATED\"}` (type null when the source does not say), or null when the source shows none."),
+    (
+        "enrollment",
+        "object",
+        '`{"count": 40, "type": "ESTIMATED"}` (type null when the source does not say), or null when the source shows none.',
+    ),
     ("conditions", "list", "Conditions studied, as the registry lists them."),
     ("keywords", "list", "Keywords, as the registry lists them."),
     ("summary", "text", "Brief summary."),
@@ -50,12 +66,20 @@ FIELDS: list[tuple[str, str, str]] = [
     ("design.masking", "code", "`NONE`, `SINGLE`, `DOUBLE`, `TRIPLE`, `QUADRUPLE`."),
     ("design.who_masked", "list of codes", "`PARTICIPANT`, `CARE_PROVIDER`, `INVESTIGATOR`, `OUTCOMES_ASSESSOR`."),
     ("design.observational_model", "code", "Observational studies: `COHORT`, `CASE_CONTROL`…"),
-    ("design.time_perspective", "code", "Observational studies: `PROSPECTIVE`, `RETROSPECTIVE`, `CROSS_SECTIONAL`, `OTHER`."),
+    (
+        "design.time_perspective",
+        "code",
+        "Observational studies: `PROSPECTIVE`, `RETROSPECTIVE`, `CROSS_SECTIONAL`, `OTHER`.",
+    ),
     ("arms", "list", "Arms or groups, matched by label in diffs."),
     ("arms[].label", "text", "The arm's label."),
     ("arms[].type", "code", "`EXPERIMENTAL`, `PLACEBO_COMPARATOR`…"),
     ("arms[].description", "text", "The arm's description."),
-    ("arms[].interventions", "list", "Names of the interventions the arm receives (without the registry's `Drug: ` prefix)."),
+    (
+        "arms[].interventions",
+        "list",
+        "Names of the interventions the arm receives (without the registry's `Drug: ` prefix).",
+    ),
     ("interventions", "list", "Interventions, matched by name in diffs."),
     ("interventions[].name", "text", "The intervention's name."),
     ("interventions[].type", "code", "`DRUG`, `BIOLOGICAL`, `DEVICE`…"),
@@ -69,16 +93,36 @@ FIELDS: list[tuple[str, str, str]] = [
     ("eligibility.maximum_age", "text", "As the registry writes it: `12 Years`."),
     ("eligibility.sex", "code", "`ALL`, `FEMALE` or `MALE`."),
     ("eligibility.healthy_volunteers", "bool", "Whether healthy volunteers are accepted."),
-    ("lead_sponsor", "object", "`{\"name\": …, \"class\": \"OTHER\"}`."),
-    ("collaborators", "list", "`[{\"name\": …, \"class\": …}]`, matched by name."),
-    ("responsible_party", "object", "`{\"type\": \"SPONSOR\", \"investigator_name\", \"investigator_title\", \"investigator_affiliation\"}`."),
-    ("central_contacts", "list", "`[{\"name\", \"role\", \"phone\", \"email\"}]`, matched by name."),
-    ("overall_officials", "list", "`[{\"name\", \"affiliation\", \"role\"}]`, matched by name."),
-    ("other_ids", "list", "Other identifiers `[{\"id\", \"type\", \"source\", \"domain\"}]`; source is `org_study_id` or `secondary_id`; matched by id."),
-    ("outcomes", "object", "`{\"primary\": [...], \"secondary\": [...], \"other\": [...]}`, each item `{\"measure\", \"time_frame\", \"description\"}`, matched by measure."),
-    ("locations", "list", "Sites `[{\"facility\", \"city\", \"state\", \"country\", \"status\"}]`, matched by facility, city and country."),
-    ("references", "list", "`[{\"pmid\", \"type\", \"citation\"}]`, matched by PMID (or citation)."),
-    ("extra_sections", "object", "Sections of a page the parser did not understand, heading → text, kept rather than lost."),
+    ("lead_sponsor", "object", '`{"name": …, "class": "OTHER"}`.'),
+    ("collaborators", "list", '`[{"name": …, "class": …}]`, matched by name.'),
+    (
+        "responsible_party",
+        "object",
+        '`{"type": "SPONSOR", "investigator_name", "investigator_title", "investigator_affiliation"}`.',
+    ),
+    ("central_contacts", "list", '`[{"name", "role", "phone", "email"}]`, matched by name.'),
+    ("overall_officials", "list", '`[{"name", "affiliation", "role"}]`, matched by name.'),
+    (
+        "other_ids",
+        "list",
+        'Other identifiers `[{"id", "type", "source", "domain"}]`; source is `org_study_id` or `secondary_id`; matched by id.',
+    ),
+    (
+        "outcomes",
+        "object",
+        '`{"primary": [...], "secondary": [...], "other": [...]}`, each item `{"measure", "time_frame", "description"}`, matched by measure.',
+    ),
+    (
+        "locations",
+        "list",
+        'Sites `[{"facility", "city", "state", "country", "status"}]`, matched by facility, city and country.',
+    ),
+    ("references", "list", '`[{"pmid", "type", "citation"}]`, matched by PMID (or citation).'),
+    (
+        "extra_sections",
+        "object",
+        "Sections of a page the parser did not understand, heading → text, kept rather than lost.",
+    ),
     ("unknown", "list", "Paths of the fields this record's source does not carry (see above); never compared."),
 ]
 
@@ -87,9 +131,20 @@ TOP_LEVEL = [path for path, _, _ in FIELDS if "." not in path and "[" not in pat
 DATE_FIELDS = ("start_date", "primary_completion_date", "completion_date")
 
 STATUSES = (
-    "ACTIVE_NOT_RECRUITING", "COMPLETED", "ENROLLING_BY_INVITATION", "NOT_YET_RECRUITING",
-    "RECRUITING", "SUSPENDED", "TERMINATED", "WITHDRAWN", "AVAILABLE", "NO_LONGER_AVAILABLE",
-    "TEMPORARILY_NOT_AVAILABLE", "APPROVED_FOR_MARKETING", "WITHHELD", "UNKNOWN",
+    "ACTIVE_NOT_RECRUITING",
+    "COMPLETED",
+    "ENROLLING_BY_INVITATION",
+    "NOT_YET_RECRUITING",
+    "RECRUITING",
+    "SUSPENDED",
+    "TERMINATED",
+    "WITHDRAWN",
+    "AVAILABLE",
+    "NO_LONGER_AVAILABLE",
+    "TEMPORARILY_NOT_AVAILABLE",
+    "APPROVED_FOR_MARKETING",
+    "WITHHELD",
+    "UNKNOWN",
 )
 STUDY_TYPES = ("EXPANDED_ACCESS", "INTERVENTIONAL", "OBSERVATIONAL")
 PHASES = ("NA", "EARLY_PHASE1", "PHASE1", "PHASE2", "PHASE3", "PHASE4")
@@ -156,9 +211,11 @@ def empty_record(nct_id: str | None = None) -> dict:
 def canonical_json(record: dict) -> str:
     """The record as canonical JSON: sorted keys, no whitespace, unicode kept.
 
-    orjson writes exactly what `json.dumps(sort_keys=True, separators=(",", ":"),
-    ensure_ascii=False)` writes, five times faster; what it refuses (an integer beyond 64 bits,
-    a lone surrogate, a key that is not text) the standard library writes as before.
+    orjson is five times faster than `json.dumps(sort_keys=True, separators=(",", ":"),
+    ensure_ascii=False)` and writes the same for what records hold (text, integers, booleans,
+    null, lists and objects of them); it writes floats differently (`1e-7`, not `1e-07`), and
+    records hold none.  What it refuses (an integer beyond 64 bits, a lone surrogate, a key
+    that is not text) the standard library writes.
     """
     try:
         return orjson.dumps(record, option=orjson.OPT_SORT_KEYS).decode("utf-8")

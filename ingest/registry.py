@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from datetime import date
-from typing import Iterator
 from urllib.parse import parse_qsl
 
 from .ctgov import map_study
@@ -57,7 +57,6 @@ def fetch_pages(registry, urls) -> Iterator[Parsed | Failed]:
         yield from parsed
 
 
-
 # -- the registry's version history -------------------------------------------------------
 
 _HISTORY_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -90,7 +89,9 @@ class HistorySource:
             data = self.registry.history(nct_id)
         except FetchError as error:
             if str(error).endswith("(HTTP 404)"):
-                raise FetchError(f"{nct_id}: ClinicalTrials.gov has no version history for this trial (HTTP 404)", nct_id) from None
+                raise FetchError(
+                    f"{nct_id}: ClinicalTrials.gov has no version history for this trial (HTTP 404)", nct_id
+                ) from None
             raise
         changes = data["history"].get("changes")
         if not isinstance(changes, list):
@@ -111,7 +112,9 @@ class HistorySource:
                 "version": number,
                 "date": date,
                 "status": status if isinstance(status, str) else None,
-                "moduleLabels": [label for label in labels if isinstance(label, str)] if isinstance(labels, list) else [],
+                "moduleLabels": [label for label in labels if isinstance(label, str)]
+                if isinstance(labels, list)
+                else [],
             }
         return [entries[number] for number in sorted(entries)]
 
@@ -154,7 +157,9 @@ def parse_search(query: str) -> dict[str, str]:
     try:
         pairs = parse_qsl(query.strip(), keep_blank_values=False, strict_parsing=True)
     except ValueError:
-        raise InputError(f"{query!r} is not a search: write API parameters like 'query.cond=asthma&filter.overallStatus=RECRUITING'") from None
+        raise InputError(
+            f"{query!r} is not a search: write API parameters like 'query.cond=asthma&filter.overallStatus=RECRUITING'"
+        ) from None
     if not pairs:
         raise InputError(f"{query!r} is an empty search: it would match the whole registry")
     params = validate_search_params(dict(pairs))
@@ -190,4 +195,3 @@ class RegistrySource:
                     yield Failed(ref, str(error), source_kind=SEARCH)
         except (FetchError, InputError) as error:
             yield Failed(ref, f"search {query!r}: {error}", source_kind=SEARCH)
-

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from .bulk import Archive
 from .errors import InputError
@@ -92,4 +92,3 @@ def split_targets(args) -> tuple[list[str], list[str], list[str]]:
         else:
             paths.append(arg)
     return list(dict.fromkeys(ids)), urls, paths
-

@@ -4,8 +4,8 @@ anything is read further or written."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from itertools import chain
-from typing import Callable, Iterator
 
 from .errors import InputError
 from .parse import Failed, Parsed

@@ -25,27 +25,42 @@ def consistent(db) -> None:
                 assert conn.execute(f"select count(*) from [{table}]").fetchone()[0] == 0
             return
         # Every snapshot has all its change rows; no change row lacks its snapshot.
-        assert conn.execute(
-            "select count(*) from snapshots s where change_count != (select count(*) from changes c where c.snapshot_id = s.id)"
-        ).fetchone()[0] == 0
-        assert conn.execute(
-            "select count(*) from changes c where not exists (select 1 from snapshots s where s.id = c.snapshot_id)"
-        ).fetchone()[0] == 0
+        assert (
+            conn.execute(
+                "select count(*) from snapshots s where change_count != (select count(*) from changes c where c.snapshot_id = s.id)"
+            ).fetchone()[0]
+            == 0
+        )
+        assert (
+            conn.execute(
+                "select count(*) from changes c where not exists (select 1 from snapshots s where s.id = c.snapshot_id)"
+            ).fetchone()[0]
+            == 0
+        )
         # Every snapshot was written with its check.
-        assert conn.execute(
-            "select count(*) from snapshots s where not exists (select 1 from checks c where c.snapshot_id = s.id)"
-        ).fetchone()[0] == 0
+        assert (
+            conn.execute(
+                "select count(*) from snapshots s where not exists (select 1 from checks c where c.snapshot_id = s.id)"
+            ).fetchone()[0]
+            == 0
+        )
         # The trials table matches the latest snapshots.
-        assert conn.execute(
-            "select count(*) from trials t where status is not (select status from snapshots s where s.nct_id = t.nct_id "
-            "order by observed_utc desc, id desc limit 1) "
-            "or latest_snapshot_id is not (select id from snapshots s where s.nct_id = t.nct_id "
-            "order by observed_utc desc, id desc limit 1) "
-            "or snapshot_count != (select count(*) from snapshots s where s.nct_id = t.nct_id)"
-        ).fetchone()[0] == 0
-        assert conn.execute(
-            "select count(*) from snapshots s where not exists (select 1 from trials t where t.nct_id = s.nct_id)"
-        ).fetchone()[0] == 0
+        assert (
+            conn.execute(
+                "select count(*) from trials t where status is not (select status from snapshots s where s.nct_id = t.nct_id "
+                "order by observed_utc desc, id desc limit 1) "
+                "or latest_snapshot_id is not (select id from snapshots s where s.nct_id = t.nct_id "
+                "order by observed_utc desc, id desc limit 1) "
+                "or snapshot_count != (select count(*) from snapshots s where s.nct_id = t.nct_id)"
+            ).fetchone()[0]
+            == 0
+        )
+        assert (
+            conn.execute(
+                "select count(*) from snapshots s where not exists (select 1 from trials t where t.nct_id = s.nct_id)"
+            ).fetchone()[0]
+            == 0
+        )
     finally:
         conn.close()
 

@@ -149,7 +149,15 @@ class RegistryServer:
 
     # -- misbehaviour ----------------------------------------------------------------------
 
-    def fail(self, status: int = 503, times: int = 1, *, retry_after: str | int | None = None, body: str | None = None, path: str | None = None) -> None:
+    def fail(
+        self,
+        status: int = 503,
+        times: int = 1,
+        *,
+        retry_after: str | int | None = None,
+        body: str | None = None,
+        path: str | None = None,
+    ) -> None:
         self._add("status", times, path, status=status, retry_after=retry_after, body=body)
 
     def slow(self, seconds: float, times: int = 1, *, path: str | None = None) -> None:

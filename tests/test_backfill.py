@@ -7,12 +7,12 @@ import sqlite3
 
 import pytest
 
+from clirun import tw as run_cli
+from registry_server import FIXTURES, RegistryServer
 from trialwatch.ingest.http import Registry
 from trialwatch.ingest.registry import HistorySource
-from registry_server import FIXTURES, RegistryServer
 from trialwatch.snapshots.jobs.backfill import backfill, backfill_many
 from trialwatch.snapshots.store.store import Store
-from clirun import tw as run_cli
 
 NCT = "NCT05147467"
 OTHER = "NCT03281889"
@@ -52,13 +52,34 @@ def make_versions():
 
     steps = [
         ("2021-11-24", [], v0),
-        ("2021-12-20", ["Study Status", "Contacts/Locations"], lambda p: p["statusModule"].update(overallStatus="RECRUITING")),
-        ("2022-01-10", ["Study Status"], lambda p: p["statusModule"].update(startDateStruct={"date": "2021-12-28", "type": "ACTUAL"})),
-        ("2022-06-01", ["Study Design"], lambda p: p["designModule"].update(enrollmentInfo={"count": 75, "type": "ESTIMATED"})),
-        ("2023-02-14", ["Study Status"], lambda p: p["statusModule"].update(primaryCompletionDateStruct={"date": "2024-09", "type": "ESTIMATED"})),
-        ("2024-01-22", ["Study Status", "Contacts/Locations"], lambda p: (
-            p["statusModule"].update(overallStatus="ACTIVE_NOT_RECRUITING"),
-            p["contactsLocationsModule"].update(locations=copy.deepcopy(sites)))),
+        (
+            "2021-12-20",
+            ["Study Status", "Contacts/Locations"],
+            lambda p: p["statusModule"].update(overallStatus="RECRUITING"),
+        ),
+        (
+            "2022-01-10",
+            ["Study Status"],
+            lambda p: p["statusModule"].update(startDateStruct={"date": "2021-12-28", "type": "ACTUAL"}),
+        ),
+        (
+            "2022-06-01",
+            ["Study Design"],
+            lambda p: p["designModule"].update(enrollmentInfo={"count": 75, "type": "ESTIMATED"}),
+        ),
+        (
+            "2023-02-14",
+            ["Study Status"],
+            lambda p: p["statusModule"].update(primaryCompletionDateStruct={"date": "2024-09", "type": "ESTIMATED"}),
+        ),
+        (
+            "2024-01-22",
+            ["Study Status", "Contacts/Locations"],
+            lambda p: (
+                p["statusModule"].update(overallStatus="ACTIVE_NOT_RECRUITING"),
+                p["contactsLocationsModule"].update(locations=copy.deepcopy(sites)),
+            ),
+        ),
     ]
     versions, study = [], base
     for date, labels, change in steps:
@@ -71,11 +92,17 @@ def serve_history(server, nct_id, versions):
     """Put a version set on the server: the list, each version, and the last as the current record."""
     server.histories[nct_id] = {
         "study": versions[-1][2],
-        "history": {"changes": [
-            {"version": n, "date": date, "status": study["protocolSection"]["statusModule"]["overallStatus"],
-             "moduleLabels": labels}
-            for n, (date, labels, study) in enumerate(versions)
-        ]},
+        "history": {
+            "changes": [
+                {
+                    "version": n,
+                    "date": date,
+                    "status": study["protocolSection"]["statusModule"]["overallStatus"],
+                    "moduleLabels": labels,
+                }
+                for n, (date, labels, study) in enumerate(versions)
+            ]
+        },
     }
     for n, (_, _, study) in enumerate(versions):
         server.history_versions[(nct_id, n)] = study
@@ -110,8 +137,12 @@ def query(db, sql, *params):
 
 
 def version_hits(server, nct_id=NCT):
-    return sorted(int(path.rsplit("/", 1)[1]) for path, count in server.hits.items()
-                  for _ in range(count) if path.startswith(f"/api/int/studies/{nct_id}/history/"))
+    return sorted(
+        int(path.rsplit("/", 1)[1])
+        for path, count in server.hits.items()
+        for _ in range(count)
+        if path.startswith(f"/api/int/studies/{nct_id}/history/")
+    )
 
 
 def by_snapshot(db, server, nct_id=NCT):
@@ -132,18 +163,27 @@ def test_each_version_is_a_snapshot_dated_by_the_registry_with_its_meaning(tmp_p
 
     history = json.loads(tw(db, server, "history", NCT, "--format", "json").stdout)
     assert [(h["observed_at"], h["source_kind"], h["source_version"]) for h in history] == [
-        (f"{date}T00:00:00+00:00", "ctgov history", n) for n, (date, _, _) in enumerate(VERSIONS)]
+        (f"{date}T00:00:00+00:00", "ctgov history", n) for n, (date, _, _) in enumerate(VERSIONS)
+    ]
     assert [h["last_updated"] for h in history] == [date for date, _, _ in VERSIONS]
-    assert [json.loads(labels) for (labels,) in query(db, "select module_labels from snapshots order by observed_utc")] == [
-        labels for _, labels, _ in VERSIONS]
+    assert [
+        json.loads(labels) for (labels,) in query(db, "select module_labels from snapshots order by observed_utc")
+    ] == [labels for _, labels, _ in VERSIONS]
     assert query(db, "select source_ref, outcome from checks order by id")[-1] == (
-        f"{server.url}/api/int/studies/{NCT}/history/5", "changed")
+        f"{server.url}/api/int/studies/{NCT}/history/5",
+        "changed",
+    )
 
     groups = by_snapshot(db, server)
     assert [date for date, _ in groups] == [date for date, _, _ in VERSIONS[1:]]
     fields = [sorted(change["field"] for change in changes) for _, changes in groups]
-    assert fields == [["status"], ["start_date"], ["enrollment"], ["primary_completion_date"],
-                      ["locations", "locations", "status"]]
+    assert fields == [
+        ["status"],
+        ["start_date"],
+        ["enrollment"],
+        ["primary_completion_date"],
+        ["locations", "locations", "status"],
+    ]
     (status,), (start,), (enrollment,), (completion,), last = (changes for _, changes in groups)
     assert (status["old"], status["new"]) == ("NOT_YET_RECRUITING", "RECRUITING")
     assert (start["became_actual"], start["precision_changed"], start["shift_days"]) == (True, True, 0)
@@ -201,24 +241,34 @@ def test_the_current_record_ingested_before_is_the_newest_version_not_a_second_s
     assert version_hits(server) == []
 
 
-@pytest.mark.parametrize("modules, fetched, warned", [
-    ("Study Status", [0, 1, 2, 4, 5], False),
-    ("study design, Nonsense", [0, 3, 5], True),
-])
+@pytest.mark.parametrize(
+    "modules, fetched, warned",
+    [
+        ("Study Status", [0, 1, 2, 4, 5], False),
+        ("study design, Nonsense", [0, 3, 5], True),
+    ],
+)
 def test_modules_fetch_first_last_and_the_versions_touching_them(tmp_path, server, modules, fetched, warned):
     db = tmp_path / "tw.db"
     result = tw(db, server, "backfill", NCT, "--modules", modules)
     assert result.exit_code == 0, result.output
     assert version_hits(server) == fetched
     assert [v for (v,) in query(db, "select source_version from snapshots order by observed_utc")] == fetched
-    assert ("warning: --modules 'Nonsense' matches no version's sections (sections seen: "
-            "Contacts/Locations, Study Design, Study Status)" in result.stderr) == warned
+    assert (
+        "warning: --modules 'Nonsense' matches no version's sections (sections seen: "
+        "Contacts/Locations, Study Design, Study Status)" in result.stderr
+    ) == warned
     # A full backfill later fills the gaps alone, and the changes after each gap are recomputed.
     server.reset()
     assert tw(db, server, "backfill", NCT).exit_code == 0
     assert version_hits(server) == sorted(set(range(6)) - set(fetched))
     assert [sorted(c["field"] for c in changes) for _, changes in by_snapshot(db, server)] == [
-        ["status"], ["start_date"], ["enrollment"], ["primary_completion_date"], ["locations", "locations", "status"]]
+        ["status"],
+        ["start_date"],
+        ["enrollment"],
+        ["primary_completion_date"],
+        ["locations", "locations", "status"],
+    ]
 
 
 def test_a_refused_list_fails_that_trial_alone_and_keeps_what_it_had(tmp_path, server):
@@ -232,7 +282,8 @@ def test_a_refused_list_fails_that_trial_alone_and_keeps_what_it_had(tmp_path, s
     assert "Traceback" not in result.output
     assert query(db, "select nct_id, count(*) from snapshots group by nct_id order by nct_id") == [(OTHER, 2), (NCT, 6)]
     assert query(db, "select source_ref from checks where outcome = 'failed'") == [
-        (f"{server.url}/api/int/studies/{NCT}?history=true",)]
+        (f"{server.url}/api/int/studies/{NCT}?history=true",)
+    ]
 
 
 def test_a_missing_version_is_named_and_the_others_are_stored(tmp_path, server):
@@ -244,21 +295,30 @@ def test_a_missing_version_is_named_and_the_others_are_stored(tmp_path, server):
     assert "5 versions fetched" in result.stderr and "1 failed" in result.stderr
     assert [v for (v,) in query(db, "select source_version from snapshots order by observed_utc")] == [0, 1, 2, 4, 5]
     assert query(db, "select source_ref, error from checks where outcome = 'failed'") == [
-        (f"{server.url}/api/int/studies/{NCT}/history/3", f"{NCT} version 3: ClinicalTrials.gov has no such version (HTTP 404)")]
+        (
+            f"{server.url}/api/int/studies/{NCT}/history/3",
+            f"{NCT} version 3: ClinicalTrials.gov has no such version (HTTP 404)",
+        )
+    ]
     # Once the registry serves it, the next backfill fetches that version alone.
     server.history_versions[(NCT, 3)] = VERSIONS[3][2]
     server.reset()
     assert tw(db, server, "backfill", NCT).exit_code == 0
     assert version_hits(server) == [3]
     assert [sorted(c["field"] for c in changes) for _, changes in by_snapshot(db, server)][2:4] == [
-        ["enrollment"], ["primary_completion_date"]]
+        ["enrollment"],
+        ["primary_completion_date"],
+    ]
 
 
-@pytest.mark.parametrize("history, message", [
-    (None, f"{NCT}: ClinicalTrials.gov has no version history for this trial (HTTP 404)"),
-    ({"history": {"changes": []}}, f"{NCT}: ClinicalTrials.gov lists no versions of this trial"),
-    ({"history": {"changes": [{"version": 0, "date": "27/09/2018"}]}}, f"{NCT} history: version 0 has no date"),
-])
+@pytest.mark.parametrize(
+    "history, message",
+    [
+        (None, f"{NCT}: ClinicalTrials.gov has no version history for this trial (HTTP 404)"),
+        ({"history": {"changes": []}}, f"{NCT}: ClinicalTrials.gov lists no versions of this trial"),
+        ({"history": {"changes": [{"version": 0, "date": "27/09/2018"}]}}, f"{NCT} history: version 0 has no date"),
+    ],
+)
 def test_a_trial_without_usable_history_is_one_clear_line(tmp_path, server, history, message):
     if history is None:
         del server.histories[NCT]
@@ -270,10 +330,13 @@ def test_a_trial_without_usable_history_is_one_clear_line(tmp_path, server, hist
     assert query(tmp_path / "tw.db", "select count(*) from snapshots") == [(0,)]
 
 
-@pytest.mark.parametrize("args, message", [
-    (["NCT1234567"], "is not an NCT id"),
-    ([NCT, "--modules", " , "], "name at least one section"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["NCT1234567"], "is not an NCT id"),
+        ([NCT, "--modules", " , "], "name at least one section"),
+    ],
+)
 def test_bad_usage_is_exit_2_before_any_request(tmp_path, server, args, message):
     result = tw(tmp_path / "tw.db", server, "backfill", *args)
     assert result.exit_code == 2 and message in result.stderr
@@ -286,10 +349,12 @@ def test_the_library_reports_progress_and_results_per_trial(tmp_path, server):
     seen = []
     with Registry(server.url, rate=None) as registry:
         source = HistorySource(registry)
-        results = backfill_many(store, source, [NCT, OTHER, NCT],
-                                progress=lambda phase, done, total: seen.append((phase, done, total)))
+        results = backfill_many(
+            store, source, [NCT, OTHER, NCT], progress=lambda phase, done, total: seen.append((phase, done, total))
+        )
         assert seen == [("Listing versions", 1, 2), ("Listing versions", 2, 2)] + [
-            ("Fetching versions", done, 8) for done in range(1, 9)]
+            ("Fetching versions", done, 8) for done in range(1, 9)
+        ]
         assert [(r.nct_id, r.listed, r.fetched) for r in results] == [
             (NCT, [0, 1, 2, 3, 4, 5], {0: "new", 1: "changed", 2: "changed", 3: "changed", 4: "changed", 5: "changed"}),
             (OTHER, [0, 1], {0: "new", 1: "changed"}),
@@ -318,7 +383,10 @@ def test_a_search_saved_with_backfill_backfills_its_new_matches_at_the_run(tmp_p
     db = tmp_path / "tw.db"
     server.version = {"apiVersion": "2.0.5", "dataTimestamp": "2025-06-01T09:00:00"}
     condition = VERSIONS[-1][2]["protocolSection"]["conditionsModule"]["conditions"][0]
-    assert tw(db, server, "watch", "add", "--search", f"query.cond={condition}", "--name", "s", "--backfill").exit_code == 0
+    assert (
+        tw(db, server, "watch", "add", "--search", f"query.cond={condition}", "--name", "s", "--backfill").exit_code
+        == 0
+    )
     result = tw(db, server, "run", "--format", "json")
     assert result.exit_code == 0, result.output
     assert [t["nct_id"] for t in json.loads(result.stdout)["new_trials"]] == [NCT]

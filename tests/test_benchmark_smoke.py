@@ -12,9 +12,23 @@ BENCH = Path(__file__).parent / "benchmarks" / "bench.py"
 def test_benchmark_runs_small_and_reports_every_figure(tmp_path):
     out = tmp_path / "bench.json"
     run = subprocess.run(
-        [sys.executable, str(BENCH), "--trials", "300", "--watch", "1500", "--sample", "300", "--repeat", "2",
-         "--out", str(out)],
-        capture_output=True, text=True, timeout=180,
+        [
+            sys.executable,
+            str(BENCH),
+            "--trials",
+            "300",
+            "--watch",
+            "1500",
+            "--sample",
+            "300",
+            "--repeat",
+            "2",
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
     )
     assert run.returncode == 0, run.stderr[-3000:]
     report = json.loads(out.read_text())

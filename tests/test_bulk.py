@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from trialwatch.cli import cli
 from trialwatch.ingest.bulk import Archive
 from trialwatch.ingest.errors import InputError
 from trialwatch.ingest.parse import Failed, Parsed
 from trialwatch.ingest.sources import Inputs
-from trialwatch.cli import cli
 
 STUDIES = Path(__file__).parent / "fixtures" / "ctgov" / "studies"
 SMALL = ["NCT00973089", "NCT03418623", "NCT03475563"]
@@ -59,8 +59,9 @@ def test_bulk_zip_of_every_shared_record_is_ingested_then_unchanged(tmp_path):
 
 def test_len_counts_members_to_read_and_skips_folders_hidden_files_and_others(tmp_path):
     members = {f"{n}.json": study_bytes(n) for n in SMALL}
-    members.update({"__MACOSX/._NCT00973089.json": b"\x00\x05junk", ".hidden.json": b"{}",
-                    "notes.pdf": b"%PDF", "sub/": b""})
+    members.update(
+        {"__MACOSX/._NCT00973089.json": b"\x00\x05junk", ".hidden.json": b"{}", "notes.pdf": b"%PDF", "sub/": b""}
+    )
     archive = make_zip(tmp_path / "a.zip", members)
     inputs = Inputs([archive])
     assert len(inputs) == 3
@@ -79,8 +80,9 @@ def test_stored_members_and_zip64_headers_are_read(tmp_path):
     assert [item.record["nct_id"] for item in Archive(path)] == ["NCT00973089", "NCT03418623"]
 
 
-@pytest.mark.parametrize("name", ["../evil.json", "ok/../../evil.json", "/etc/evil.json", "C:\\evil.json",
-                                  "..\\evil.json"])
+@pytest.mark.parametrize(
+    "name", ["../evil.json", "ok/../../evil.json", "/etc/evil.json", "C:\\evil.json", "..\\evil.json"]
+)
 def test_member_paths_that_climb_out_or_are_absolute_refuse_the_archive_before_anything_is_written(tmp_path, name):
     archive = make_zip(tmp_path / "bad.zip", {"NCT00973089.json": study_bytes("NCT00973089"), name: b"{}"})
     db = tmp_path / "tw.db"
@@ -109,7 +111,7 @@ def _patch_sizes(path: Path, name: str, declared: int) -> None:
         at = 0
         while (at := data.find(signature, at)) >= 0:
             name_at = at + (30 if signature == b"PK\x03\x04" else 46)
-            if data[name_at:name_at + len(encoded)] == encoded:
+            if data[name_at : name_at + len(encoded)] == encoded:
                 struct.pack_into("<L", data, at + offset, declared)
             at += 4
     path.write_bytes(bytes(data))
@@ -117,8 +119,14 @@ def _patch_sizes(path: Path, name: str, declared: int) -> None:
 
 def test_a_member_that_inflates_past_the_cap_fails_alone_whatever_its_header_says(tmp_path):
     bomb = b"{" + b" " * (8 * 1024 * 1024) + b"}"  # 8 MiB that deflate to about 8 KB
-    archive = make_zip(tmp_path / "bomb.zip", {"NCT00973089.json": study_bytes("NCT00973089"), "bomb.json": bomb,
-                                                "NCT03418623.json": study_bytes("NCT03418623")})
+    archive = make_zip(
+        tmp_path / "bomb.zip",
+        {
+            "NCT00973089.json": study_bytes("NCT00973089"),
+            "bomb.json": bomb,
+            "NCT03418623.json": study_bytes("NCT03418623"),
+        },
+    )
     _patch_sizes(archive, "bomb.json", 100)  # claims 100 bytes
     tracemalloc.start()
     items = list(Archive(archive, max_member=1024 * 1024))
@@ -147,9 +155,14 @@ def test_the_declared_total_is_capped_and_a_member_of_another_size_than_declared
 
 
 def test_corrupt_member_and_bad_json_fail_alone_and_the_command_exits_1(tmp_path):
-    archive = make_zip(tmp_path / "mixed.zip", {"NCT00973089.json": study_bytes("NCT00973089"),
-                                                 "broken.json": b'{"protocolSection": ',
-                                                 "NCT03418623.json": study_bytes("NCT03418623")})
+    archive = make_zip(
+        tmp_path / "mixed.zip",
+        {
+            "NCT00973089.json": study_bytes("NCT00973089"),
+            "broken.json": b'{"protocolSection": ',
+            "NCT03418623.json": study_bytes("NCT03418623"),
+        },
+    )
     data = bytearray(archive.read_bytes())
     last = data.rfind(b"PK\x01\x02")  # the central directory entry of NCT03418623.json
     struct.pack_into("<L", data, last + 16, 12345)  # its CRC-32
@@ -188,7 +201,7 @@ def test_a_large_archive_is_parsed_in_a_second_process_to_the_same_items(tmp_pat
     monkeypatch.setattr(bulk, "_BATCH_BYTES", 50_000)  # several batches
     there = list(Archive(archive))
     assert [type(item) for item in there] == [type(item) for item in here] and len(there) == 26
-    for mine, theirs in zip(here, there):
+    for mine, theirs in zip(here, there, strict=True):
         if isinstance(mine, Parsed):
             assert (theirs.record, theirs.raw, theirs.source_ref) == (mine.record, mine.raw, mine.source_ref)
         else:

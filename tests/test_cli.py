@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from dbcheck import consistent, ingest_state, write_corpus
 from clirun import tw
+from dbcheck import consistent, ingest_state, write_corpus
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "seeds" / "NCT06731192.txt"
@@ -21,8 +21,13 @@ EDITED = ROOT / "tests" / "fixtures" / "edits" / "NCT06731192.edited.txt"
 
 
 def tw_process(db, *args, **kwargs):
-    return subprocess.run([sys.executable, "-m", "trialwatch", "--db", str(db), *map(str, args)],
-                          cwd=ROOT, capture_output=True, text=True, **kwargs)
+    return subprocess.run(
+        [sys.executable, "-m", "trialwatch", "--db", str(db), *map(str, args)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        **kwargs,
+    )
 
 
 @pytest.fixture
@@ -39,7 +44,11 @@ def test_parse_prints_the_record_and_touches_no_database(tmp_path):
     result = tw(tmp_path / "never.db", "parse", SEED)
     assert result.exit_code == 0
     record = json.loads(result.stdout)
-    assert (record["nct_id"], record["status"], record["enrollment"]) == ("NCT06731192", "NOT_YET_RECRUITING", {"count": 40, "type": None})
+    assert (record["nct_id"], record["status"], record["enrollment"]) == (
+        "NCT06731192",
+        "NOT_YET_RECRUITING",
+        {"count": 40, "type": None},
+    )
     assert not (tmp_path / "never.db").exists()
 
 
@@ -59,7 +68,11 @@ def test_seed_then_edited_copy_gives_exactly_those_changes(db):
     assert {c["observed_at"] for c in changes} == {"2025-03-15T08:00:00+00:00"}
     assert (status["old"], status["new"]) == ("NOT_YET_RECRUITING", "RECRUITING")
     assert (start["old"]["date"], start["new"]["date"], start["shift_days"], start["precision_changed"]) == (
-        "2025-01-01", "2025-04-01", 90, False)
+        "2025-01-01",
+        "2025-04-01",
+        90,
+        False,
+    )
     assert (enrollment["old"]["count"], enrollment["new"]["count"], enrollment["percent_change"]) == (40, 38, -5.0)
     assert (arm["old"]["label"], arm["new"]["label"]) == ("MSC Theatment", "MSC Treatment")
     assert (exclusion["lines_added"], exclusion["lines_removed"]) == (["Received a kidney transplant."], [])
@@ -78,7 +91,10 @@ def test_seed_then_edited_copy_gives_exactly_those_changes(db):
     assert markdown.startswith("### NCT06731192 · 2025-03-15T08:00:00+00:00 · 5 changes")
     csv_out = tw(db, "diff", "NCT06731192", "--format", "csv").stdout.splitlines()
     assert csv_out[0].startswith("nct_id,observed_at,category,severity,field") and len(csv_out) == 6
-    assert json.loads(tw(db, "diff", "NCT06731192", "--category", "dates", "--format", "json").stdout)[0]["field"] == "start_date"
+    assert (
+        json.loads(tw(db, "diff", "NCT06731192", "--category", "dates", "--format", "json").stdout)[0]["field"]
+        == "start_date"
+    )
     assert json.loads(tw(db, "diff", "NCT06731192", "--since", "2025-04-01", "--format", "json").stdout) == []
 
 
@@ -95,7 +111,9 @@ def test_history_and_show(db):
     tw(db, "ingest", SEED, "--observed-at", "2025-01-02")
     tw(db, "ingest", EDITED, "--observed-at", "2025-03-15")
     history = json.loads(tw(db, "history", "NCT06731192", "--format", "json").stdout)
-    assert [(h["observed_at"], h["last_updated"], h["status"], h["enrollment"], h["change_count"]) for h in history] == [
+    assert [
+        (h["observed_at"], h["last_updated"], h["status"], h["enrollment"], h["change_count"]) for h in history
+    ] == [
         ("2025-01-02T00:00:00+00:00", "2024-12-31", "NOT_YET_RECRUITING", {"count": 40, "type": None}, 0),
         ("2025-03-15T00:00:00+00:00", "2025-03-14", "RECRUITING", {"count": 38, "type": None}, 5),
     ]
@@ -129,7 +147,9 @@ def test_bad_input_is_one_line_exit_2_and_nothing_written(db, args, message):
     assert not db.exists()
 
 
-@pytest.mark.parametrize("content", [b"", b"\x00\x01\x02binary\xff" * 50, b"Dear diary,\nnothing to see here.\n", b"\xff\xfe\xfa not utf8"])
+@pytest.mark.parametrize(
+    "content", [b"", b"\x00\x01\x02binary\xff" * 50, b"Dear diary,\nnothing to see here.\n", b"\xff\xfe\xfa not utf8"]
+)
 def test_a_named_file_that_is_not_a_trial_page_is_exit_2(db, tmp_path, content):
     bad = tmp_path / "bad.txt"
     bad.write_bytes(content)
@@ -160,6 +180,30 @@ def test_a_bad_file_in_a_folder_fails_alone(db, tmp_path):
     assert count(db, "select count(*) from checks where outcome = 'failed'") == 1
 
 
+def checks_in(db) -> int:
+    if not db.exists():
+        return 0
+    with sqlite3.connect(db) as conn:
+        return conn.execute("select count(*) from checks").fetchone()[0]
+
+
+def kill_after_checks(proc, db, checks: int) -> int:
+    """SIGKILL `proc` once `db` holds more than `checks` check rows (1 if killed, 0 if it finished first)."""
+    deadline = time.time() + 60
+    while proc.poll() is None and time.time() < deadline:
+        try:
+            with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=0.1) as conn:
+                if conn.execute("select count(*) from checks").fetchone()[0] > checks:
+                    os.kill(proc.pid, signal.SIGKILL)
+                    proc.wait()
+                    return 1
+        except sqlite3.Error:  # not created yet, or its schema not made yet
+            pass
+        time.sleep(0.005)
+    proc.wait()
+    return 0
+
+
 def test_killed_mid_ingest_leaves_a_consistent_database_and_finishing_gives_the_same_state(tmp_path):
     first, second = tmp_path / "v1", tmp_path / "v2"
     write_corpus(first, 150, SEED)
@@ -173,16 +217,16 @@ def test_killed_mid_ingest_leaves_a_consistent_database_and_finishing_gives_the_
     kills = 0
     for folder, when in ((first, "2025-01-02"), (second, "2025-03-15")):
         for _ in range(3):
-            proc = subprocess.Popen([sys.executable, "-m", "trialwatch", "--db", str(killed), "ingest", str(folder),
-                                     "--observed-at", when], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            time.sleep(rng.uniform(0.4, 1.5))
-            if proc.poll() is None:
-                os.kill(proc.pid, signal.SIGKILL)
-                kills += 1
-            proc.wait()
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "trialwatch", "--db", str(killed), "ingest", str(folder), "--observed-at", when],
+                cwd=ROOT,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            kills += kill_after_checks(proc, killed, checks_in(killed) + rng.randint(1, 140))
             if killed.exists():
                 consistent(killed)
         assert tw_process(killed, "ingest", folder, "--observed-at", when).returncode == 0
         consistent(killed)
-    assert kills >= 1
+    assert kills >= 4  # most land mid-work: the kill waits for trials to be committed, not for a clock
     assert ingest_state(killed) == ingest_state(calm)

@@ -16,7 +16,9 @@ CRON = ROOT / "cron"
 
 
 def test_the_crontab_entry_is_a_valid_daily_schedule_after_the_registry_refresh():
-    lines = [line for line in (CRON / "trialwatch.crontab").read_text().splitlines() if line and not line.startswith("#")]
+    lines = [
+        line for line in (CRON / "trialwatch.crontab").read_text().splitlines() if line and not line.startswith("#")
+    ]
     env = dict(line.split("=", 1) for line in lines if "=" in line.split()[0])
     assert {"MAILTO", "TRIALWATCH_DB"} <= set(env)
     jobs = [line for line in lines if "=" not in line.split()[0]]
@@ -41,14 +43,28 @@ def test_the_wrapper_run_as_cron_would_refreshes_the_watchlist(tmp_path):
     db.parent.mkdir()
     trialwatch = Path(sys.executable).parent / "trialwatch"
     with RegistryServer(studies, version={"apiVersion": "2.0.5", "dataTimestamp": "2025-06-01T09:00:00"}) as server:
-        env = {"TRIALWATCH_DB": str(db), "TRIALWATCH_CTGOV_URL": server.url, "TRIALWATCH_RATE": "1000",
-               "TRIALWATCH_BIN": str(trialwatch)}
-        subprocess.run([str(trialwatch), "watch", "add", *sorted(studies)[:5]], env=dict(os.environ, **env), check=True,
-                       capture_output=True)
+        env = {
+            "TRIALWATCH_DB": str(db),
+            "TRIALWATCH_CTGOV_URL": server.url,
+            "TRIALWATCH_RATE": "1000",
+            "TRIALWATCH_BIN": str(trialwatch),
+        }
+        subprocess.run(
+            [str(trialwatch), "watch", "add", *sorted(studies)[:5]],
+            env=dict(os.environ, **env),
+            check=True,
+            capture_output=True,
+        )
         # cron: a minimal environment, no terminal, no standard input.
         cron_env = {"HOME": str(tmp_path), "PATH": "/usr/bin:/bin", "SHELL": "/bin/sh", "LOGNAME": "tw", **env}
-        result = subprocess.run([str(CRON / "trialwatch-run")], env=cron_env, stdin=subprocess.DEVNULL,
-                                capture_output=True, text=True, timeout=120)
+        result = subprocess.run(
+            [str(CRON / "trialwatch-run")],
+            env=cron_env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert result.returncode == 0, result.stdout + result.stderr
         assert result.stdout == ""  # a first run of manually watched trials is a baseline: no news, no mail
         with sqlite3.connect(db) as conn:
@@ -57,8 +73,18 @@ def test_the_wrapper_run_as_cron_would_refreshes_the_watchlist(tmp_path):
         log = (tmp_path / "data" / "tw.log").read_text()
         assert "trialwatch run" in log and "exit 0" in log
         # The exit code is passed on: a trial the registry lacks makes the run exit 1.
-        subprocess.run([str(trialwatch), "watch", "add", "NCT09999999"], env=dict(os.environ, **env), check=True,
-                       capture_output=True)
-        result = subprocess.run([str(CRON / "trialwatch-run")], env=cron_env, stdin=subprocess.DEVNULL,
-                                capture_output=True, text=True, timeout=120)
+        subprocess.run(
+            [str(trialwatch), "watch", "add", "NCT09999999"],
+            env=dict(os.environ, **env),
+            check=True,
+            capture_output=True,
+        )
+        result = subprocess.run(
+            [str(CRON / "trialwatch-run")],
+            env=cron_env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert result.returncode == 1 and "NCT09999999" in result.stdout

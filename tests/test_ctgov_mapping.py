@@ -56,6 +56,7 @@ def assert_one_line_input_error(excinfo, *fragments: str) -> None:
 
 # -- every real record maps ------------------------------------------------------------------
 
+
 def test_fixture_set_is_complete():
     assert len(STUDY_FILES) == 25
     assert len(PAGE_FILES) == 8
@@ -87,6 +88,7 @@ def test_constructed_record_maps():
 
 # -- field by field --------------------------------------------------------------------------
 
+
 def test_nct04267848_recruiting_with_1148_locations():
     r = mapped("NCT04267848")
     assert r["nct_id"] == "NCT04267848"
@@ -95,8 +97,7 @@ def test_nct04267848_recruiting_with_1148_locations():
         "Treatment for Non-small Cell Lung Cancer, an ALCHEMIST Treatment Trial (Chemo-IO [ACCIO])"
     )
     assert r["official_title"] == (
-        "Integration of Immunotherapy Into Adjuvant Therapy for Resected NSCLC: "
-        "ALCHEMIST Chemo-IO (ACCIO)"
+        "Integration of Immunotherapy Into Adjuvant Therapy for Resected NSCLC: ALCHEMIST Chemo-IO (ACCIO)"
     )
     assert r["acronym"] is None
     assert r["status"] == "RECRUITING"
@@ -137,10 +138,18 @@ def test_nct04267848_recruiting_with_1148_locations():
     ]
     assert r["other_ids"] == [
         {"id": "NCI-2020-00751", "type": None, "source": "org_study_id", "domain": None},
-        {"id": "NCI-2020-00751", "type": "REGISTRY", "source": "secondary_id",
-         "domain": "CTRP (Clinical Trial Reporting Program)"},
-        {"id": "A081801", "type": "OTHER", "source": "secondary_id",
-         "domain": "Alliance for Clinical Trials in Oncology"},
+        {
+            "id": "NCI-2020-00751",
+            "type": "REGISTRY",
+            "source": "secondary_id",
+            "domain": "CTRP (Clinical Trial Reporting Program)",
+        },
+        {
+            "id": "A081801",
+            "type": "OTHER",
+            "source": "secondary_id",
+            "domain": "Alliance for Clinical Trials in Oncology",
+        },
         {"id": "A081801", "type": "OTHER", "source": "secondary_id", "domain": "CTEP"},
         {"id": "U10CA180821", "type": "NIH", "source": "secondary_id", "domain": None},
     ]
@@ -178,9 +187,7 @@ def test_nct04267848_recruiting_with_1148_locations():
 def test_nct00973089_withdrawn():
     r = mapped("NCT00973089")
     assert r["status"] == "WITHDRAWN"
-    assert r["why_stopped"] == (
-        "recruiting or enrolling participants has halted prematurely and will not resume"
-    )
+    assert r["why_stopped"] == ("recruiting or enrolling participants has halted prematurely and will not resume")
     assert r["enrollment"] == {"count": 0, "type": "ACTUAL"}
     assert r["phases"] == ["NA"]
     assert r["start_date"] == {"date": "2010-05", "type": None}
@@ -240,12 +247,15 @@ def test_nct00973089_withdrawn():
         "investigator_title": "Clinical Senior Lecturer",
         "investigator_affiliation": "Hadassah Medical Organization",
     }
-    assert r["other_ids"] == [
-        {"id": "LSA001-HMO-CTIL", "type": None, "source": "org_study_id", "domain": None}
-    ]
+    assert r["other_ids"] == [{"id": "LSA001-HMO-CTIL", "type": None, "source": "org_study_id", "domain": None}]
     assert r["locations"] == [
-        {"facility": "Hadassah Medical Organization", "city": "Jerusalem", "state": None,
-         "country": "Israel", "status": None}
+        {
+            "facility": "Hadassah Medical Organization",
+            "city": "Jerusalem",
+            "state": None,
+            "country": "Israel",
+            "status": None,
+        }
     ]
     assert r["outcomes"]["primary"] == [
         {
@@ -282,15 +292,17 @@ def test_nct00763412_month_date_and_results():
     assert r["status"] == "COMPLETED"
     assert r["enrollment"] == {"count": 31, "type": "ACTUAL"}
     assert r["design"]["who_masked"] == [
-        "PARTICIPANT", "CARE_PROVIDER", "INVESTIGATOR", "OUTCOMES_ASSESSOR",
+        "PARTICIPANT",
+        "CARE_PROVIDER",
+        "INVESTIGATOR",
+        "OUTCOMES_ASSESSOR",
     ]
     assert r["lead_sponsor"] == {"name": "Arbelaez, Ana Maria", "class": "INDIV"}
     assert r["collaborators"] == [
         {"name": "Washington University School of Medicine", "class": "OTHER"},
         {"name": "National Institutes of Health (NIH)", "class": "NIH"},
         {"name": "Novo Nordisk A/S", "class": "INDUSTRY"},
-        {"name": "National Institute of Diabetes and Digestive and Kidney Diseases (NIDDK)",
-         "class": "NIH"},
+        {"name": "National Institute of Diabetes and Digestive and Kidney Diseases (NIDDK)", "class": "NIH"},
     ]
     assert r["other_ids"] == [
         {"id": "05-1109", "type": None, "source": "org_study_id", "domain": None},
@@ -331,16 +343,30 @@ def test_nct06171568_observational_with_collaborators_officials_references_secon
         {"name": "Clinical Research Unit Saint Louis Lariboisière", "class": "UNKNOWN"},
     ]
     assert r["overall_officials"] == [
-        {"name": "Emmanuel Mandonnet, MD, PhD",
-         "affiliation": "Assistance Publique - Hôpitaux de Paris", "role": "PRINCIPAL_INVESTIGATOR"},
-        {"name": "Alexis Schnitzler, MD, PhD",
-         "affiliation": "Assistance Publique - Hôpitaux de Paris", "role": "STUDY_DIRECTOR"},
+        {
+            "name": "Emmanuel Mandonnet, MD, PhD",
+            "affiliation": "Assistance Publique - Hôpitaux de Paris",
+            "role": "PRINCIPAL_INVESTIGATOR",
+        },
+        {
+            "name": "Alexis Schnitzler, MD, PhD",
+            "affiliation": "Assistance Publique - Hôpitaux de Paris",
+            "role": "STUDY_DIRECTOR",
+        },
     ]
     assert r["central_contacts"] == [
-        {"name": "Camille Heslot, MD", "role": "CONTACT", "phone": "01.49.95.81.69 ext +33",
-         "email": "camille.heslot@aphp.fr"},
-        {"name": "Alexis Schnitzler, MD, PhD", "role": "CONTACT", "phone": "01.40.05.49.58 ext +33",
-         "email": "alexis.schnitzler@aphp.fr"},
+        {
+            "name": "Camille Heslot, MD",
+            "role": "CONTACT",
+            "phone": "01.49.95.81.69 ext +33",
+            "email": "camille.heslot@aphp.fr",
+        },
+        {
+            "name": "Alexis Schnitzler, MD, PhD",
+            "role": "CONTACT",
+            "phone": "01.40.05.49.58 ext +33",
+            "email": "alexis.schnitzler@aphp.fr",
+        },
     ]
     assert r["other_ids"] == [
         {"id": "APHP230528", "type": None, "source": "org_study_id", "domain": None},
@@ -357,8 +383,13 @@ def test_nct06171568_observational_with_collaborators_officials_references_secon
         {"pmid": "24102622", "type": "BACKGROUND", "citation": "de Guise E, Leblanc J, Champoux MC..."},
     ]
     assert r["locations"] == [
-        {"facility": "Neurosurgery - Lariboisière hospital", "city": "Paris",
-         "state": "Ile-de-France", "country": "France", "status": None}
+        {
+            "facility": "Neurosurgery - Lariboisière hospital",
+            "city": "Paris",
+            "state": "Ile-de-France",
+            "country": "France",
+            "status": None,
+        }
     ]
     assert r["eligibility"] == {
         "inclusion": ["Patient over 18 years..."],
@@ -370,8 +401,11 @@ def test_nct06171568_observational_with_collaborators_officials_references_secon
         "healthy_volunteers": False,
     }
     assert r["outcomes"]["primary"] == [
-        {"measure": "Evaluation of the functional..", "time_frame": "1 year",
-         "description": "The Modified Rankin Scale (MRS)..."}
+        {
+            "measure": "Evaluation of the functional..",
+            "time_frame": "1 year",
+            "description": "The Modified Rankin Scale (MRS)...",
+        }
     ]
     assert r["summary"] == "Cognitive sequelae are common following acquired brain injuries...."
     assert r["description"] == "Traumatic brain injuries (TBI)..."
@@ -437,6 +471,7 @@ def test_absent_modules_are_absent_values():
 
 # -- required fields -------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     "module, key, fragment",
     [
@@ -480,6 +515,7 @@ def test_lower_case_nct_id_is_upper_cased():
 
 
 # -- studies_from_json -----------------------------------------------------------------------
+
 
 def test_studies_from_json_study_object():
     raw = study("NCT00973089")
@@ -588,8 +624,12 @@ def mutate(doc, path, op):
         parent[path[-1]] = copy.deepcopy(REPLACEMENTS[op])  # never share: no cycles
 
 
-@settings(max_examples=200, derandomize=True, deadline=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(
+    max_examples=200,
+    derandomize=True,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 @given(data=st.data())
 def test_mangled_records_map_or_raise_input_error(data):
     source = data.draw(st.sampled_from(ROBUST_SOURCES), label="source")
@@ -609,11 +649,22 @@ def test_mangled_records_map_or_raise_input_error(data):
         assert_record_shape(record)
 
 
-@pytest.mark.parametrize("module", [
-    "identificationModule", "statusModule", "designModule", "armsInterventionsModule",
-    "eligibilityModule", "sponsorCollaboratorsModule", "contactsLocationsModule",
-    "outcomesModule", "referencesModule", "conditionsModule", "descriptionModule",
-])
+@pytest.mark.parametrize(
+    "module",
+    [
+        "identificationModule",
+        "statusModule",
+        "designModule",
+        "armsInterventionsModule",
+        "eligibilityModule",
+        "sponsorCollaboratorsModule",
+        "contactsLocationsModule",
+        "outcomesModule",
+        "referencesModule",
+        "conditionsModule",
+        "descriptionModule",
+    ],
+)
 @pytest.mark.parametrize("replacement", ["x", 3, [], [1, "a"], None])
 def test_retyped_modules(module, replacement):
     raw = study("NCT06171568")
@@ -626,6 +677,7 @@ def test_retyped_modules(module, replacement):
 
 
 # -- constructed record agrees with the seed page --------------------------------------------
+
 
 def test_constructed_nct06731192_agrees_with_seed():
     r = map_study(load(CONSTRUCTED))
@@ -658,22 +710,19 @@ def test_constructed_nct06731192_agrees_with_seed():
         "observational_model": None,
         "time_perspective": None,
     }
-    conventional = (
-        "Conventional clinical treatment refers to symptomatic treatment with ACEI and ARB drugs."
-    )
+    conventional = "Conventional clinical treatment refers to symptomatic treatment with ACEI and ARB drugs."
     assert r["arms"] == [
         {
             "label": "MSC Theatment",
             "type": "EXPERIMENTAL",
             "description": "Conventional symptomatic supportive treatment and human umbilical "
-                           "cord mesenchymal stem cells treatment",
+            "cord mesenchymal stem cells treatment",
             "interventions": ["hUC-MSC"],
         },
         {
             "label": "Placebo Control",
             "type": "PLACEBO_COMPARATOR",
-            "description": "Conventional symptomatic supportive treatment and normal saline as a "
-                           "placebo control",
+            "description": "Conventional symptomatic supportive treatment and normal saline as a placebo control",
             "interventions": ["Placebo control drug"],
         },
     ]
@@ -717,14 +766,12 @@ def test_constructed_nct06731192_agrees_with_seed():
         ],
         "exclusion": [
             "Age \\<3 years or \\>12 years old;",
-            "Alport syndrome patients with only microscopic hematuria and normal glomerular "
-            "filtration rate;",
+            "Alport syndrome patients with only microscopic hematuria and normal glomerular filtration rate;",
             "Patients with significantly reduced renal function, chronic kidney disease stage IV "
             "or V, Alport syndrome;",
             "Patients with other renal diseases;",
             "Have a history of severe allergic reactions or be allergic to 2 or more foods or drugs;",
-            "Known allergy to stem cells or stem cell-derived products or ingredients in stem cell "
-            "preparations;",
+            "Known allergy to stem cells or stem cell-derived products or ingredients in stem cell preparations;",
             "Have severe heart, liver, lung and other organ dysfunction or have tumors;",
             "Those with developmental malformations of the urinary system;",
             "Those with autoimmune diseases and regular use of immunosuppressants;",

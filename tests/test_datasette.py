@@ -31,9 +31,9 @@ from click.testing import CliRunner
 
 from clirun import tw as run_cli
 from registry_server import RegistryServer, load_studies
-from trialwatch.snapshots.store.migrations import migrate, migrations
 from trialwatch.cli import cli
 from trialwatch.snapshots.datasette.serve import MISSING as DATASETTE_MISSING
+from trialwatch.snapshots.store.migrations import migrate, migrations
 
 pytest.importorskip("datasette", reason="Datasette is an optional extra: pip install -e '.[test]'")
 import yaml  # noqa: E402 - Datasette's dependency
@@ -43,12 +43,12 @@ METADATA = ROOT / "snapshots" / "datasette" / "metadata.yml"
 CHROMIUM = Path("/usr/bin/chromium")
 DB_NAME = "watch"  # not "trialwatch": serve must key the metadata by the database's own name
 
-STATUS = "NCT04267848"        # RECRUITING → ACTIVE_NOT_RECRUITING, and a new keyword
-SLIPPED = "NCT06008288"       # primary completion 2026-12-31 → +120 days
-PRECISION = "NCT02513394"     # primary completion 2020-11 → 2020-11-30: a precision change, no slip
-ENROLLMENT = "NCT06388018"    # enrollment 325 ESTIMATED → 162 ACTUAL
-RESULTS = "NCT03418623"       # results posted
-EARLY = "NCT00184067"         # seen from saved files 40 and 20 days ago, title corrected between
+STATUS = "NCT04267848"  # RECRUITING → ACTIVE_NOT_RECRUITING, and a new keyword
+SLIPPED = "NCT06008288"  # primary completion 2026-12-31 → +120 days
+PRECISION = "NCT02513394"  # primary completion 2020-11 → 2020-11-30: a precision change, no slip
+ENROLLMENT = "NCT06388018"  # enrollment 325 ESTIMATED → 162 ACTUAL
+RESULTS = "NCT03418623"  # results posted
+EARLY = "NCT00184067"  # seen from saved files 40 and 20 days ago, title corrected between
 NEW_KEYWORD = "Zanzibarvaccinology"
 SLIP_TO = (date(2026, 12, 31) + timedelta(days=120)).isoformat()
 
@@ -143,7 +143,10 @@ def served(database, tmp_path_factory):
     with open(log, "wb") as out:
         process = subprocess.Popen(
             [*trialwatch_command(), "--db", str(database), "serve", "--port", str(port)],
-            cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+            cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -179,7 +182,8 @@ def test_it_listens_on_localhost_only_and_shows_the_metadata(served):
     database = served.get(f"/{DB_NAME}.json")
     assert {"trials", "snapshots", "changes", "checks"} <= {t["name"] for t in database["tables"]}
     assert {"status_changes", "date_changes", "enrollment_changes", "recent_changes", "trial_timeline"} <= {
-        v["name"] for v in database["views"]}
+        v["name"] for v in database["views"]
+    }
 
 
 def test_tables(served, database):
@@ -208,29 +212,48 @@ def test_tables(served, database):
 def test_views(served):
     status = served.rows("status_changes")
     assert [(r["nct_id"], r["old_status"], r["new_status"], r["severity"]) for r in status] == [
-        (STATUS, "RECRUITING", "ACTIVE_NOT_RECRUITING", "notable")]
+        (STATUS, "RECRUITING", "ACTIVE_NOT_RECRUITING", "notable")
+    ]
 
     dates = {r["nct_id"]: r for r in served.rows("date_changes")}
     assert set(dates) == {SLIPPED, PRECISION}
     slip = dates[SLIPPED]
     assert (slip["field"], slip["old_date"], slip["new_date"], slip["shift_days"]) == (
-        "primary_completion_date", "2026-12-31", SLIP_TO, 120)
+        "primary_completion_date",
+        "2026-12-31",
+        SLIP_TO,
+        120,
+    )
     assert (slip["old_type"], slip["new_type"], slip["became_actual"], slip["precision_changed"]) == (
-        "ESTIMATED", "ESTIMATED", 0, 0)
+        "ESTIMATED",
+        "ESTIMATED",
+        0,
+        0,
+    )
     finer = dates[PRECISION]
     assert (finer["old_date"], finer["new_date"], finer["shift_days"], finer["precision_changed"]) == (
-        "2020-11", "2020-11-30", 0, 1)
+        "2020-11",
+        "2020-11-30",
+        0,
+        1,
+    )
 
     enrollment = served.rows("enrollment_changes")
-    assert [(r["nct_id"], r["old_count"], r["new_count"], r["percent_change"], r["old_type"], r["new_type"])
-            for r in enrollment] == [(ENROLLMENT, 325, 162, -50.2, "ESTIMATED", "ACTUAL")]
+    assert [
+        (r["nct_id"], r["old_count"], r["new_count"], r["percent_change"], r["old_type"], r["new_type"])
+        for r in enrollment
+    ] == [(ENROLLMENT, 325, 162, -50.2, "ESTIMATED", "ACTUAL")]
 
     recent = served.rows("recent_changes")
     assert {r["nct_id"] for r in recent} == {STATUS, SLIPPED, PRECISION, ENROLLMENT, RESULTS, EARLY}
     assert recent[-1]["nct_id"] == EARLY and recent[-1]["field"] == "title"  # oldest last
     assert [r["observed_utc"] for r in recent] == sorted((r["observed_utc"] for r in recent), reverse=True)
     results = next(r for r in recent if r["nct_id"] == RESULTS)
-    assert (results["summary"], results["category"], results["current_status"]) == ("Results posted", "results", "COMPLETED")
+    assert (results["summary"], results["category"], results["current_status"]) == (
+        "Results posted",
+        "results",
+        "COMPLETED",
+    )
     facets = served.get(f"/{DB_NAME}/recent_changes.json")["facet_results"]
     assert {"category", "severity", "current_status"} <= set(facets)
 
@@ -238,7 +261,9 @@ def test_views(served):
     assert len(timeline) == 31
     enrollment_timeline = served.rows("trial_timeline", nct_id=ENROLLMENT)
     assert [(r["enrollment_count"], r["enrollment_type"], r["status"]) for r in enrollment_timeline] == [
-        (325, "ESTIMATED", "RECRUITING"), (162, "ACTUAL", "RECRUITING")]
+        (325, "ESTIMATED", "RECRUITING"),
+        (162, "ACTUAL", "RECRUITING"),
+    ]
     assert enrollment_timeline[0]["changes"] is None
     assert enrollment_timeline[1]["changes"].startswith("Enrollment 325 → 162 (-50.2%)")
     assert enrollment_timeline[1]["start_date"] and enrollment_timeline[1]["primary_completion_date"]
@@ -252,20 +277,25 @@ def test_canned_queries(served):
 
     slipped = served.rows("primary_completion_slipped")
     assert [(r["nct_id"], r["first_seen_date"], r["primary_completion_date"], r["slip_days"]) for r in slipped] == [
-        (SLIPPED, "2026-12-31", SLIP_TO, 120)]
+        (SLIPPED, "2026-12-31", SLIP_TO, 120)
+    ]
     assert served.rows("primary_completion_slipped", days=121) == []
     # 2020-11 → 2020-11-30 is the same month: no slip, however small the threshold.
     assert [r["nct_id"] for r in served.rows("primary_completion_slipped", days=0)] == [SLIPPED, PRECISION]
     assert [r["nct_id"] for r in served.rows("primary_completion_slipped", days=1)] == [SLIPPED]
 
     shortfalls = served.rows("enrollment_shortfalls")
-    assert [(r["nct_id"], r["actual_enrollment"], r["largest_estimate"], r["percent_of_estimate"]) for r in shortfalls] == [
-        (ENROLLMENT, 162, 325, 49.8)]
+    assert [
+        (r["nct_id"], r["actual_enrollment"], r["largest_estimate"], r["percent_of_estimate"]) for r in shortfalls
+    ] == [(ENROLLMENT, 162, 325, 49.8)]
     assert served.rows("enrollment_shortfalls", percent=40) == []
 
     overdue = served.rows("overdue_for_update", as_of="2026-08-15")
     assert [(r["nct_id"], r["status"]) for r in overdue] == [
-        ("NCT03281889", "RECRUITING"), ("NCT05147467", "RECRUITING"), ("NCT06171568", "NOT_YET_RECRUITING")]
+        ("NCT03281889", "RECRUITING"),
+        ("NCT05147467", "RECRUITING"),
+        ("NCT06171568", "NOT_YET_RECRUITING"),
+    ]
     assert STATUS not in {r["nct_id"] for r in overdue}  # no longer recruiting
     # A month-precision date (NCT05147467: 2024-09) passes when its month ends.
     assert "NCT05147467" not in {r["nct_id"] for r in served.rows("overdue_for_update", as_of="2024-09-30")}
@@ -277,8 +307,10 @@ def test_canned_queries(served):
     assert [(r["status"], r["change_count"]) for r in timeline] == [("RECRUITING", 0), ("ACTIVE_NOT_RECRUITING", 2)]
     assert "Status RECRUITING → ACTIVE_NOT_RECRUITING" in timeline[1]["changes"]
     early = served.rows("trial_timeline_of", nct_id=EARLY)
-    assert [r["title"] for r in early] == ["Continuation Booster Trial (draft title)",
-                                           load_studies()[EARLY]["protocolSection"]["identificationModule"]["briefTitle"]]
+    assert [r["title"] for r in early] == [
+        "Continuation Booster Trial (draft title)",
+        load_studies()[EARLY]["protocolSection"]["identificationModule"]["briefTitle"],
+    ]
 
 
 def test_full_text_search_finds_trials_by_condition_keyword_intervention_and_sponsor(served):
@@ -286,16 +318,17 @@ def test_full_text_search_finds_trials_by_condition_keyword_intervention_and_spo
         return {r["nct_id"] for r in served.rows("trials", _search=term)}
 
     assert found("abdominoplasty") == {"NCT04207047"}  # a condition, not in the title
-    assert found(NEW_KEYWORD) == {STATUS}                # added by the second import: triggers kept it current
-    assert found("repaglinide") == {"NCT00763412"}      # an intervention
+    assert found(NEW_KEYWORD) == {STATUS}  # added by the second import: triggers kept it current
+    assert found("repaglinide") == {"NCT00763412"}  # an intervention
     assert "NCT00567567" in found("Children's Oncology Group")  # a sponsor
     assert found("dupilumab") == {"NCT02210780"}
 
 
 def test_writes_are_refused(served, database):
     def post(path, data: bytes, content_type="application/x-www-form-urlencoded"):
-        request = urllib.request.Request(served.base + path, data=data, method="POST",
-                                         headers={"Content-Type": content_type})
+        request = urllib.request.Request(
+            served.base + path, data=data, method="POST", headers={"Content-Type": content_type}
+        )
         try:
             with urllib.request.urlopen(request, timeout=10) as response:
                 return response.status
@@ -306,10 +339,13 @@ def test_writes_are_refused(served, database):
     insert = "insert into trials (nct_id, title) values ('NCT99999999', 'x')"
     assert post(f"/{DB_NAME}/trials", urllib.parse.urlencode({"nct_id": "NCT99999999"}).encode()) >= 400
     assert post(f"/{DB_NAME}", urllib.parse.urlencode({"sql": insert}).encode()) >= 400
-    assert post(f"/{DB_NAME}/trials/-/insert", json.dumps({"row": {"nct_id": "NCT99999999"}}).encode(),
-                "application/json") >= 400
-    assert post(f"/{DB_NAME}/-/create", json.dumps({"table": "x", "rows": [{"a": 1}]}).encode(),
-                "application/json") >= 400
+    assert (
+        post(f"/{DB_NAME}/trials/-/insert", json.dumps({"row": {"nct_id": "NCT99999999"}}).encode(), "application/json")
+        >= 400
+    )
+    assert (
+        post(f"/{DB_NAME}/-/create", json.dumps({"table": "x", "rows": [{"a": 1}]}).encode(), "application/json") >= 400
+    )
     with pytest.raises(urllib.error.HTTPError) as refused:
         served.get(f"/{DB_NAME}.json", sql=insert)
     assert refused.value.code == 400
@@ -324,10 +360,25 @@ def test_writes_are_refused(served, database):
 
 def chromium(url: str, user_data: Path, *extra: str) -> str:
     result = subprocess.run(
-        [str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--disable-dev-shm-usage", f"--user-data-dir={user_data}", "--window-size=1400,1000", *extra, url],
-        capture_output=True, text=True, timeout=120,
+        [
+            str(CHROMIUM),
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-dev-shm-usage",
+            f"--user-data-dir={user_data}",
+            "--window-size=1400,1000",
+            *extra,
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stderr[-2000:]
     return result.stdout
@@ -348,7 +399,7 @@ def test_a_browser_shows_recent_changes_and_a_trial_timeline(served, tmp_path):
         assert shot.stat().st_size > 10_000 and shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
     recent = doms["recent_changes"]
-    assert "Every change with its trial" in recent       # the view's description
+    assert "Every change with its trial" in recent  # the view's description
     assert title in recent
     assert "Status RECRUITING → ACTIVE_NOT_RECRUITING" in recent
     assert "Results posted" in recent
@@ -394,9 +445,13 @@ def test_every_table_view_and_column_a_user_sees_is_described(database):
     assert metadata["title"] and metadata["description"]
     described = metadata["databases"]["trialwatch"]["tables"]
     conn = sqlite3.connect(database)
-    names = [name for (name,) in conn.execute(
-        "select name from sqlite_master where type in ('table', 'view') and name not like 'trials_fts%' "
-        "and name not like 'sqlite_%' and name != '_sqlite_migrations'")]
+    names = [
+        name
+        for (name,) in conn.execute(
+            "select name from sqlite_master where type in ('table', 'view') and name not like 'trials_fts%' "
+            "and name not like 'sqlite_%' and name != '_sqlite_migrations'"
+        )
+    ]
     for name in names:
         assert described.get(name, {}).get("description"), f"{name} has no description"
         columns = [row[1] for row in conn.execute(f"pragma table_info([{name}])")]
@@ -428,14 +483,22 @@ def test_an_upgraded_database_ends_like_a_fresh_one(database, tmp_path):
     migrate(db)
 
     def schema(connection):
-        return sorted(connection.execute(
-            "select type, name, sql from sqlite_master where name != '_sqlite_migrations'").fetchall(), key=str)
+        return sorted(
+            connection.execute(
+                "select type, name, sql from sqlite_master where name != '_sqlite_migrations'"
+            ).fetchall(),
+            key=str,
+        )
 
     fresh = sqlite3.connect(database)
     assert schema(conn) == schema(fresh)
-    assert conn.execute("select * from trials order by nct_id").fetchall() == fresh.execute(
-        "select * from trials order by nct_id").fetchall()
-    search = ("select t.nct_id from trials_fts f join trials t on t.rowid = f.rowid "
-              "where trials_fts match ? order by t.nct_id")
+    assert (
+        conn.execute("select * from trials order by nct_id").fetchall()
+        == fresh.execute("select * from trials order by nct_id").fetchall()
+    )
+    search = (
+        "select t.nct_id from trials_fts f join trials t on t.rowid = f.rowid "
+        "where trials_fts match ? order by t.nct_id"
+    )
     for term in ("abdominoplasty", NEW_KEYWORD, "repaglinide", "cancer"):
         assert conn.execute(search, [term]).fetchall() == fresh.execute(search, [term]).fetchall() != []

@@ -28,12 +28,22 @@ def only(changes):
 
 @pytest.mark.parametrize(
     "new_status, severity",
-    [("ACTIVE_NOT_RECRUITING", "notable"), ("SUSPENDED", "critical"), ("TERMINATED", "critical"),
-     ("WITHDRAWN", "critical"), ("COMPLETED", "notable")],
+    [
+        ("ACTIVE_NOT_RECRUITING", "notable"),
+        ("SUSPENDED", "critical"),
+        ("TERMINATED", "critical"),
+        ("WITHDRAWN", "critical"),
+        ("COMPLETED", "notable"),
+    ],
 )
 def test_status_keeps_both_ends_and_its_severity(new_status, severity):
     change = only(diff_records(record(), record(status=new_status)))
-    assert (change["category"], change["field"], change["old"], change["new"]) == ("status", "status", "RECRUITING", new_status)
+    assert (change["category"], change["field"], change["old"], change["new"]) == (
+        "status",
+        "status",
+        "RECRUITING",
+        new_status,
+    )
     assert change["severity"] == severity
     assert change["summary"] == f"Status RECRUITING → {new_status}"
 
@@ -69,11 +79,15 @@ def test_date_type_flip_became_actual():
 
 def test_a_page_day_against_the_api_month_is_no_change():
     page = record(
-        start_date={"date": "2025-01-31", "type": None}, enrollment={"count": 40, "type": None},
+        start_date={"date": "2025-01-31", "type": None},
+        enrollment={"count": 40, "type": None},
         unknown=["start_date.type", "start_date.precision", "enrollment.type", "primary_completion_date"],
     )
-    api = record(start_date={"date": "2025-01", "type": "ESTIMATED"}, enrollment={"count": 40, "type": "ESTIMATED"},
-                 primary_completion_date={"date": "2027-12", "type": "ESTIMATED"})
+    api = record(
+        start_date={"date": "2025-01", "type": "ESTIMATED"},
+        enrollment={"count": 40, "type": "ESTIMATED"},
+        primary_completion_date={"date": "2027-12", "type": "ESTIMATED"},
+    )
     assert diff_records(page, api) == []
     assert diff_records(api, page) == []
     other_month = edited(api, start_date={"date": "2025-02", "type": "ESTIMATED"})
@@ -85,7 +99,11 @@ def test_enrollment_percent_and_type_flip():
     old = record(enrollment={"count": 40, "type": "ESTIMATED"})
     small = only(diff_records(old, edited(old, enrollment={"count": 38, "type": "ESTIMATED"})))
     assert (small["old"], small["new"], small["percent_change"], small["severity"]) == (
-        {"count": 40, "type": "ESTIMATED"}, {"count": 38, "type": "ESTIMATED"}, -5.0, "minor")
+        {"count": 40, "type": "ESTIMATED"},
+        {"count": 38, "type": "ESTIMATED"},
+        -5.0,
+        "minor",
+    )
     assert small["summary"] == "Enrollment 40 → 38 (-5.0%)"
     big = only(diff_records(old, edited(old, enrollment={"count": 60, "type": "ESTIMATED"})))
     assert (big["percent_change"], big["severity"]) == (50.0, "notable")
@@ -108,7 +126,11 @@ def test_lists_match_by_identity_not_position():
 def test_a_renamed_arm_is_one_rename():
     old = record(arms=[arm("MSC Theatment"), arm("Placebo", "saline", ["Placebo"])])
     change = only(diff_records(old, edited(old, arms=[arm("MSC Treatment"), arm("Placebo", "saline", ["Placebo"])])))
-    assert (change["kind"], change["old"]["label"], change["new"]["label"]) == ("renamed", "MSC Theatment", "MSC Treatment")
+    assert (change["kind"], change["old"]["label"], change["new"]["label"]) == (
+        "renamed",
+        "MSC Theatment",
+        "MSC Treatment",
+    )
     assert change["summary"] == "Arm renamed: 'MSC Theatment' → 'MSC Treatment'"
 
 
@@ -125,7 +147,11 @@ def test_criteria_added_and_removed_line_by_line():
     new = copy.deepcopy(old)
     new["eligibility"]["exclusion"] = ["Allergy to stem cells", "Pregnancy", "Prior gene therapy"]
     change = only(diff_records(old, new))
-    assert (change["field"], change["category"], change["severity"]) == ("eligibility.exclusion", "eligibility", "notable")
+    assert (change["field"], change["category"], change["severity"]) == (
+        "eligibility.exclusion",
+        "eligibility",
+        "notable",
+    )
     assert (change["lines_added"], change["lines_removed"]) == (["Prior gene therapy"], [])
     assert change["summary"] == "Exclusion criteria: 1 added: Prior gene therapy"
 
@@ -141,7 +167,9 @@ def test_long_text_reports_lines_added_and_removed():
 def test_primary_outcome_change_is_critical_and_results_removed_too():
     outcome = {"measure": "eGFR at 12 months", "time_frame": "12 months", "description": None}
     old = record(outcomes={"primary": [outcome], "secondary": [], "other": []}, has_results=True)
-    switched = edited(old, outcomes={"primary": [dict(outcome, measure="Proteinuria at 6 months")], "secondary": [], "other": []})
+    switched = edited(
+        old, outcomes={"primary": [dict(outcome, measure="Proteinuria at 6 months")], "secondary": [], "other": []}
+    )
     changes = diff_records(old, switched)
     assert {c["severity"] for c in changes} == {"critical"} and {c["category"] for c in changes} == {"outcomes"}
     removed = only(diff_records(old, edited(old, has_results=False)))
@@ -149,7 +177,10 @@ def test_primary_outcome_change_is_critical_and_results_removed_too():
 
 
 def test_locations_match_by_site_and_scale_linearly():
-    sites = [{"facility": f"Site {i}", "city": "Lyon", "state": None, "country": "France", "status": "RECRUITING"} for i in range(3000)]
+    sites = [
+        {"facility": f"Site {i}", "city": "Lyon", "state": None, "country": "France", "status": "RECRUITING"}
+        for i in range(3000)
+    ]
     old = record(locations=sites)
     new_sites = copy.deepcopy(sites[::-1])
     new_sites[10]["status"] = "COMPLETED"
@@ -159,11 +190,15 @@ def test_locations_match_by_site_and_scale_linearly():
 
 
 def test_unknown_fields_never_change_and_first_appearance_is_silent():
-    page = record(unknown=["locations", "outcomes", "central_contacts[].email"],
-                  central_contacts=[{"name": "Xia Gao", "role": "CONTACT", "phone": "1", "email": None}])
-    api = record(locations=[{"facility": "H", "city": "C", "state": None, "country": "X", "status": None}],
-                 outcomes={"primary": [{"measure": "m", "time_frame": "t", "description": None}], "secondary": [], "other": []},
-                 central_contacts=[{"name": "Xia Gao", "role": "CONTACT", "phone": "1", "email": "x@example.org"}])
+    page = record(
+        unknown=["locations", "outcomes", "central_contacts[].email"],
+        central_contacts=[{"name": "Xia Gao", "role": "CONTACT", "phone": "1", "email": None}],
+    )
+    api = record(
+        locations=[{"facility": "H", "city": "C", "state": None, "country": "X", "status": None}],
+        outcomes={"primary": [{"measure": "m", "time_frame": "t", "description": None}], "secondary": [], "other": []},
+        central_contacts=[{"name": "Xia Gao", "role": "CONTACT", "phone": "1", "email": "x@example.org"}],
+    )
     assert diff_records(page, api) == []
 
 
@@ -177,6 +212,11 @@ def test_page_keywords_joined_on_one_line_equal_the_api_list():
 
 def test_report_order_status_dates_enrollment_first():
     old = record(title="Old", start_date={"date": "2025-01", "type": None}, enrollment={"count": 10, "type": None})
-    new = edited(old, title="New", status="TERMINATED", start_date={"date": "2025-06", "type": None},
-                 enrollment={"count": 5, "type": None})
+    new = edited(
+        old,
+        title="New",
+        status="TERMINATED",
+        start_date={"date": "2025-06", "type": None},
+        enrollment={"count": 5, "type": None},
+    )
     assert [c["category"] for c in diff_records(old, new)] == ["status", "dates", "enrollment", "description"]

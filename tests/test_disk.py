@@ -22,7 +22,9 @@ EDITED = ROOT / "tests" / "fixtures" / "edits" / "NCT06731192.edited.txt"
 def small_fs(tmp_path):
     mount = tmp_path / "mnt"
     mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(mount)], capture_output=True, text=True)
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(mount)], capture_output=True, text=True
+    )
     if done.returncode != 0:
         pytest.skip(f"a small tmpfs cannot be mounted here (needs root): {done.stderr.strip()}")
     yield mount
@@ -30,8 +32,13 @@ def small_fs(tmp_path):
 
 
 def tw(db, *args):
-    return subprocess.run([sys.executable, "-m", "trialwatch", "--db", str(db), *map(str, args)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "trialwatch", "--db", str(db), *map(str, args)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def fill(folder: Path) -> Path:

@@ -13,13 +13,14 @@ README = (ROOT / "README.md").read_text()
 
 
 def test_generated_parts_of_the_readme_are_current():
-    result = subprocess.run([sys.executable, "-m", "cogapp", "--check", "README.md"], cwd=ROOT,
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "cogapp", "--check", "README.md"], cwd=ROOT, capture_output=True, text=True
+    )
     assert result.returncode == 0, "README.md is out of date: run `cog -r README.md`\n" + result.stdout + result.stderr
 
 
 def test_every_command_has_help_with_an_example_and_is_in_the_readme():
-    for name, command in cli.commands.items():
+    for name, _command in cli.commands.items():
         result = CliRunner().invoke(cli, [name, "--help"])
         assert result.exit_code == 0, name
         assert "Example:" in result.output, f"{name} --help has no example"

@@ -27,9 +27,9 @@ import time
 import urllib.error
 import urllib.request
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import pytest
 
@@ -48,9 +48,9 @@ MAX_TRIES = 5  # the CLI's: Registry(max_tries=5)
 
 BATCH = "/api/v2/studies"
 VERSION_PATH = "/api/v2/version"
-ONE = "NCT05147467"          # left out of batch answers, so it is fetched alone: a fault for one trial
+ONE = "NCT05147467"  # left out of batch answers, so it is fetched alone: a fault for one trial
 ONE_PATH = f"/api/v2/studies/{ONE}"
-MISSING = "NCT02999999"      # sorts mid-batch; the registry lacks it until the next run
+MISSING = "NCT02999999"  # sorts mid-batch; the registry lacks it until the next run
 MISSING_PATH = f"/api/v2/studies/{MISSING}"
 
 FIGURES: Counter = Counter()
@@ -59,11 +59,13 @@ FIGURES: Counter = Counter()
 @pytest.fixture(scope="module", autouse=True)
 def figures():
     yield FIGURES
-    print(f"\ntest_faults figures: {FIGURES['fault cases']} registry fault cases, {FIGURES['faults injected']} faulty "
-          f"answers or refused connections injected; kills: {FIGURES['kills attempted']} attempted, "
-          f"{FIGURES['kills landed mid-work']} landed mid-work, {FIGURES['kills landed at start-up']} at start-up "
-          f"(before the first commit), {FIGURES['kills too late']} after the work was done; "
-          f"{FIGURES['reads during writes']} Datasette reads during writes")
+    print(
+        f"\ntest_faults figures: {FIGURES['fault cases']} registry fault cases, {FIGURES['faults injected']} faulty "
+        f"answers or refused connections injected; kills: {FIGURES['kills attempted']} attempted, "
+        f"{FIGURES['kills landed mid-work']} landed mid-work, {FIGURES['kills landed at start-up']} at start-up "
+        f"(before the first commit), {FIGURES['kills too late']} after the work was done; "
+        f"{FIGURES['reads during writes']} Datasette reads during writes"
+    )
 
 
 # -- helpers ------------------------------------------------------------------------------
@@ -124,43 +126,108 @@ class Fault:
     name: str
     inject: Callable[[RegistryServer], None]
     exit_code: int
-    failed: set = field(default_factory=set)     # trials that fail ({None}: the registry itself)
-    reasons: tuple = ()                          # in checks.error and in the report
-    hits: dict = field(default_factory=dict)     # path → requests expected
-    drop: str | None = None                      # a trial the batch answers leave out (fetched alone)
-    watch_missing: bool = False                  # also watch a trial the registry lacks
-    unreachable: bool = False                    # point the run at a closed port
-    min_seconds: float = 0.0                     # a Retry-After honoured takes at least this long
+    failed: set = field(default_factory=set)  # trials that fail ({None}: the registry itself)
+    reasons: tuple = ()  # in checks.error and in the report
+    hits: dict = field(default_factory=dict)  # path → requests expected
+    drop: str | None = None  # a trial the batch answers leave out (fetched alone)
+    watch_missing: bool = False  # also watch a trial the registry lacks
+    unreachable: bool = False  # point the run at a closed port
+    min_seconds: float = 0.0  # a Retry-After honoured takes at least this long
 
 
 ALL = set(WATCHED)
 FAULTS = [
-    Fault("429-storm-retry-after-recovers", lambda s: s.fail(429, times=2, retry_after=1, path=BATCH), 0,
-          hits={BATCH: 3}, min_seconds=2.0),
-    Fault("429-storm-never-ends", lambda s: s.fail(429, times=99, retry_after=0, path=BATCH), 1,
-          ALL, (f"gave up after {MAX_TRIES} tries", "HTTP 429"), {BATCH: MAX_TRIES}),
+    Fault(
+        "429-storm-retry-after-recovers",
+        lambda s: s.fail(429, times=2, retry_after=1, path=BATCH),
+        0,
+        hits={BATCH: 3},
+        min_seconds=2.0,
+    ),
+    Fault(
+        "429-storm-never-ends",
+        lambda s: s.fail(429, times=99, retry_after=0, path=BATCH),
+        1,
+        ALL,
+        (f"gave up after {MAX_TRIES} tries", "HTTP 429"),
+        {BATCH: MAX_TRIES},
+    ),
     Fault("503-burst-recovers", lambda s: s.fail(503, times=4, path=BATCH), 0, hits={BATCH: 5}),
-    Fault("503-for-one-trial", lambda s: s.fail(503, times=99, path=ONE_PATH), 1,
-          {ONE}, (f"gave up after {MAX_TRIES} tries", "HTTP 503"), {BATCH: 1, ONE_PATH: MAX_TRIES}, drop=ONE),
-    Fault("connection-reset-recovers", lambda s: s.cut_short(times=2, declare_full_length=True, path=BATCH), 0,
-          hits={BATCH: 3}),
-    Fault("connection-reset-for-one-trial", lambda s: s.cut_short(times=99, declare_full_length=True, path=ONE_PATH), 1,
-          {ONE}, (f"gave up after {MAX_TRIES} tries", "answer cut short: connection closed after"),
-          {BATCH: 1, ONE_PATH: MAX_TRIES}, drop=ONE),
+    Fault(
+        "503-for-one-trial",
+        lambda s: s.fail(503, times=99, path=ONE_PATH),
+        1,
+        {ONE},
+        (f"gave up after {MAX_TRIES} tries", "HTTP 503"),
+        {BATCH: 1, ONE_PATH: MAX_TRIES},
+        drop=ONE,
+    ),
+    Fault(
+        "connection-reset-recovers",
+        lambda s: s.cut_short(times=2, declare_full_length=True, path=BATCH),
+        0,
+        hits={BATCH: 3},
+    ),
+    Fault(
+        "connection-reset-for-one-trial",
+        lambda s: s.cut_short(times=99, declare_full_length=True, path=ONE_PATH),
+        1,
+        {ONE},
+        (f"gave up after {MAX_TRIES} tries", "answer cut short: connection closed after"),
+        {BATCH: 1, ONE_PATH: MAX_TRIES},
+        drop=ONE,
+    ),
     Fault("slower-than-timeout-recovers", lambda s: s.slow(2.5, times=1, path=BATCH), 0, hits={BATCH: 2}),
-    Fault("slower-than-timeout-always", lambda s: s.slow(1.5, times=99, path=BATCH), 1,
-          ALL, (f"gave up after {MAX_TRIES} tries", "no answer within 1 s"), {BATCH: MAX_TRIES}),
-    Fault("body-cut-short-for-one-trial", lambda s: s.cut_short(times=1, path=ONE_PATH), 1,
-          {ONE}, ("answer is not JSON",), {BATCH: 1, ONE_PATH: 1}, drop=ONE),
-    Fault("html-error-page-status-200", lambda s: s.html(times=1, path=BATCH), 1,
-          ALL, ("answer is not JSON", "text/html"), {BATCH: 1}),
-    Fault("404-mid-batch", lambda s: None, 1,
-          {MISSING}, ("ClinicalTrials.gov has no such trial (HTTP 404)",), {BATCH: 1, MISSING_PATH: 1},
-          watch_missing=True),
-    Fault("registry-unreachable-closed-port", lambda s: None, 1,
-          {None}, ("registry unreachable", f"gave up after {MAX_TRIES} tries", "Connection refused"), unreachable=True),
-    Fault("registry-version-503-always", lambda s: s.fail(503, times=99, retry_after=0, path=VERSION_PATH), 1,
-          {None}, ("registry unreachable", "HTTP 503"), {VERSION_PATH: MAX_TRIES, BATCH: 0}),
+    Fault(
+        "slower-than-timeout-always",
+        lambda s: s.slow(1.5, times=99, path=BATCH),
+        1,
+        ALL,
+        (f"gave up after {MAX_TRIES} tries", "no answer within 1 s"),
+        {BATCH: MAX_TRIES},
+    ),
+    Fault(
+        "body-cut-short-for-one-trial",
+        lambda s: s.cut_short(times=1, path=ONE_PATH),
+        1,
+        {ONE},
+        ("answer is not JSON",),
+        {BATCH: 1, ONE_PATH: 1},
+        drop=ONE,
+    ),
+    Fault(
+        "html-error-page-status-200",
+        lambda s: s.html(times=1, path=BATCH),
+        1,
+        ALL,
+        ("answer is not JSON", "text/html"),
+        {BATCH: 1},
+    ),
+    Fault(
+        "404-mid-batch",
+        lambda s: None,
+        1,
+        {MISSING},
+        ("ClinicalTrials.gov has no such trial (HTTP 404)",),
+        {BATCH: 1, MISSING_PATH: 1},
+        watch_missing=True,
+    ),
+    Fault(
+        "registry-unreachable-closed-port",
+        lambda s: None,
+        1,
+        {None},
+        ("registry unreachable", f"gave up after {MAX_TRIES} tries", "Connection refused"),
+        unreachable=True,
+    ),
+    Fault(
+        "registry-version-503-always",
+        lambda s: s.fail(503, times=99, retry_after=0, path=VERSION_PATH),
+        1,
+        {None},
+        ("registry unreachable", "HTTP 503"),
+        {VERSION_PATH: MAX_TRIES, BATCH: 0},
+    ),
 ]
 
 
@@ -182,8 +249,12 @@ def test_a_registry_fault_is_bounded_recorded_reported_and_the_next_run_recovers
         started = time.monotonic()
         result = tw(db, closed_port_url() if fault.unreachable else server.url, "run")
         elapsed = time.monotonic() - started
-        served = injected - _pending(server) + (MAX_TRIES if fault.unreachable else 0) + (
-            server.hits[MISSING_PATH] if fault.watch_missing else 0)  # refused connections; 404 answers
+        served = (
+            injected
+            - _pending(server)
+            + (MAX_TRIES if fault.unreachable else 0)
+            + (server.hits[MISSING_PATH] if fault.watch_missing else 0)
+        )  # refused connections; 404 answers
         FIGURES["fault cases"] += 1
         FIGURES["faults injected"] += served
 
@@ -230,9 +301,12 @@ def test_a_registry_fault_is_bounded_recorded_reported_and_the_next_run_recovers
         assert again.exit_code == 0, again.output
         assert all(n <= MAX_TRIES for n in server.hits.values())
         per_trial = dict(rows(db, "select nct_id, count(*) from snapshots group by nct_id"))
-        assert per_trial == {nct_id: 1 for nct_id in watched}
-        latest = rows(db, "select c.nct_id, c.outcome from checks c where c.id = "
-                          "(select max(id) from checks d where d.nct_id = c.nct_id)")
+        assert per_trial == dict.fromkeys(watched, 1)
+        latest = rows(
+            db,
+            "select c.nct_id, c.outcome from checks c where c.id = "
+            "(select max(id) from checks d where d.nct_id = c.nct_id)",
+        )
         assert {nct_id for nct_id, outcome in latest if outcome == "failed"} == set()
         consistent(db)
 
@@ -355,7 +429,9 @@ def test_run_killed_at_random_moments_keeps_the_database_whole_and_finishing_giv
                 _edit_for_phase_two(server.studies)
                 server.version = {**VERSION, "dataTimestamp": "2025-06-02T09:00:00"}
             slow_pages()
-            window = undisturbed([sys.executable, "-m", "trialwatch", "--db", str(calm), "run", "--quiet"], env, calm) * 0.6
+            window = (
+                undisturbed([sys.executable, "-m", "trialwatch", "--db", str(calm), "run", "--quiet"], env, calm) * 0.6
+            )
             total = rows(calm, "select count(*) from checks where run_id = (select max(id) from runs)")[0][0]
             command = [sys.executable, "-m", "trialwatch", "--db", str(killed), "run", "--quiet"]
             for attempt in range(5):
@@ -390,14 +466,23 @@ def test_ingest_while_datasette_reads_never_locks_the_reader(tmp_path):
     write_corpus(first, 200, SEED)
     write_corpus(second, 200, EDITED)
     tw_cmd = [sys.executable, "-m", "trialwatch", "--db", str(db)]
-    assert subprocess.run([*tw_cmd, "ingest", SEED, "--observed-at", "2024-12-01"], cwd=ROOT,
-                          capture_output=True).returncode == 0
+    assert (
+        subprocess.run(
+            [*tw_cmd, "ingest", SEED, "--observed-at", "2024-12-01"], cwd=ROOT, capture_output=True
+        ).returncode
+        == 0
+    )
 
     port = free_port()
     log = tmp_path / "serve.log"
     with open(log, "wb") as out:
-        server = subprocess.Popen([*tw_cmd, "serve", "--port", str(port)], cwd=ROOT, stdout=out,
-                                  stderr=subprocess.STDOUT, start_new_session=True)
+        server = subprocess.Popen(
+            [*tw_cmd, "serve", "--port", str(port)],
+            cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     base = f"http://127.0.0.1:{port}"
     queries = [
         "/watch/trials.json?_shape=array&_size=max",
@@ -419,8 +504,13 @@ def test_ingest_while_datasette_reads_never_locks_the_reader(tmp_path):
 
         statuses, bodies = Counter(), []
         for folder, when in ((first, "2025-01-02"), (second, "2025-03-15")):
-            writer = subprocess.Popen([*tw_cmd, "ingest", str(folder), "--observed-at", when], cwd=ROOT,
-                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            writer = subprocess.Popen(
+                [*tw_cmd, "ingest", str(folder), "--observed-at", when],
+                cwd=ROOT,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
             index = 0
             while writer.poll() is None:
                 try:

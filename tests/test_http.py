@@ -3,14 +3,14 @@
 import json
 import socket
 import time
-from email.utils import format_datetime
 from datetime import datetime, timedelta, timezone
+from email.utils import format_datetime
 
 import pytest
 
+from registry_server import FIXTURES, RegistryServer, load_studies, synthetic_studies
 from trialwatch.ingest.errors import FetchError, InputError
 from trialwatch.ingest.http import Registry, retry_after_seconds, user_agent, validate_search_params
-from registry_server import FIXTURES, RegistryServer, load_studies, synthetic_studies
 
 STUDIES = load_studies()
 IDS = sorted(STUDIES)
@@ -45,7 +45,9 @@ def test_user_agent_and_a_timeout_on_every_request(server, monkeypatch):
     registry = registry_for(server, timeout=7.5)
     timeouts = []
     real_get = registry.session.get
-    monkeypatch.setattr(registry.session, "get", lambda *a, **kw: timeouts.append(kw.get("timeout")) or real_get(*a, **kw))
+    monkeypatch.setattr(
+        registry.session, "get", lambda *a, **kw: timeouts.append(kw.get("timeout")) or real_get(*a, **kw)
+    )
     server.pages["/study/x"] = (b"<html>page</html>", "text/html")
     server.histories[IDS[0]] = {"history": {"changes": []}}
     server.history_versions[(IDS[0], 0)] = STUDIES[IDS[0]]
@@ -79,7 +81,10 @@ def test_fetch_url_needs_http_and_returns_body_and_content_type(server):
         registry.fetch_url("file:///etc/passwd")
     assert registry.requests_made == 0
     server.pages["/study/NCT06731192"] = ("<p>Trial – ü</p>".encode(), "text/html; charset=utf-8")
-    assert registry.fetch_url(server.url_for("/study/NCT06731192")) == ("<p>Trial – ü</p>".encode(), "text/html; charset=utf-8")
+    assert registry.fetch_url(server.url_for("/study/NCT06731192")) == (
+        "<p>Trial – ü</p>".encode(),
+        "text/html; charset=utf-8",
+    )
     with pytest.raises(FetchError, match=r"not found \(HTTP 404\)"):
         registry.fetch_url(server.url_for("/study/nothing"))
 
@@ -334,7 +339,9 @@ def test_one_slow_answer_then_success(server):
 
 def test_connection_refused_is_a_fetch_error_after_max_tries():
     registry = Registry(f"http://127.0.0.1:{closed_port()}", rate=None, backoff=0.01, max_tries=3, timeout=2)
-    with pytest.raises(FetchError, match=r"gave up after 3 tries .*connection failed: \[Errno \d+\] Connection refused"):
+    with pytest.raises(
+        FetchError, match=r"gave up after 3 tries .*connection failed: \[Errno \d+\] Connection refused"
+    ):
         registry.version()
     assert registry.requests_made == 3
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from registry_server import RegistryServer, load_studies
 from clirun import tw as run_cli
+from registry_server import RegistryServer, load_studies
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "seeds" / "NCT06731192.txt"
@@ -37,7 +37,11 @@ def test_25_ids_cost_one_request_and_map_right(tmp_path, server):
     assert sum(server.hits.values()) == 1
     assert "25 checked: 25 new" in result.stderr
     covid = show(db, server, "NCT04267848")
-    assert (covid["status"], covid["phases"], covid["enrollment"]) == ("RECRUITING", ["PHASE3"], {"count": 1210, "type": "ESTIMATED"})
+    assert (covid["status"], covid["phases"], covid["enrollment"]) == (
+        "RECRUITING",
+        ["PHASE3"],
+        {"count": 1210, "type": "ESTIMATED"},
+    )
     assert len(covid["locations"]) == 1148
     withdrawn = show(db, server, "NCT00973089")
     assert (withdrawn["status"], withdrawn["enrollment"]) == ("WITHDRAWN", {"count": 0, "type": "ACTUAL"})
@@ -69,7 +73,8 @@ def test_a_404_fails_that_trial_alone_and_names_it(tmp_path, server):
     with sqlite3.connect(tmp_path / "tw.db") as conn:
         assert conn.execute("select count(*) from snapshots").fetchone()[0] == 25
         assert conn.execute("select nct_id, error from checks where outcome = 'failed'").fetchall() == [
-            (missing, f"{missing}: ClinicalTrials.gov has no such trial (HTTP 404)")]
+            (missing, f"{missing}: ClinicalTrials.gov has no such trial (HTTP 404)")
+        ]
 
 
 def test_an_answer_that_is_not_json_stores_nothing_for_it(tmp_path, server):
@@ -79,7 +84,12 @@ def test_an_answer_that_is_not_json_stores_nothing_for_it(tmp_path, server):
     assert "not JSON" in result.stderr
     with sqlite3.connect(tmp_path / "tw.db") as conn:
         assert conn.execute("select count(*) from snapshots").fetchone()[0] == 0
-        assert conn.execute("select count(*) from checks where outcome = 'failed' and error like '%not JSON%'").fetchone()[0] == 2
+        assert (
+            conn.execute("select count(*) from checks where outcome = 'failed' and error like '%not JSON%'").fetchone()[
+                0
+            ]
+            == 2
+        )
 
 
 def test_a_page_url_is_fetched_and_parsed_like_a_saved_page(tmp_path, server):
@@ -94,10 +104,13 @@ def test_a_page_url_is_fetched_and_parsed_like_a_saved_page(tmp_path, server):
     assert history[0]["source_ref"] == url
 
 
-@pytest.mark.parametrize("target, message", [
-    ("NCT1234567", "is not an NCT id"),
-    ("ftp://example.org/NCT06731192", "only http and https URLs"),
-])
+@pytest.mark.parametrize(
+    "target, message",
+    [
+        ("NCT1234567", "is not an NCT id"),
+        ("ftp://example.org/NCT06731192", "only http and https URLs"),
+    ],
+)
 def test_bad_targets_are_exit_2_before_any_request(tmp_path, server, target, message):
     result = tw(tmp_path / "tw.db", server, "ingest", target)
     assert result.exit_code == 2 and message in result.stderr
@@ -125,7 +138,10 @@ def test_a_page_then_the_api_record_reports_only_real_differences(tmp_path, serv
     changes = json.loads(tw(db, server, "diff", "NCT06731192", "--format", "json").stdout)
     assert [(c["field"], c["summary"]) for c in changes] == [
         ("status", "Status NOT_YET_RECRUITING → RECRUITING"),
-        ("start_date", "Start date 2025-01 (estimated) → 2025-03-10 (actual): moved 59 days later, precision month → day, became actual"),
+        (
+            "start_date",
+            "Start date 2025-01 (estimated) → 2025-03-10 (actual): moved 59 days later, precision month → day, became actual",
+        ),
     ]
 
 
@@ -136,11 +152,17 @@ def test_api_json_files_are_read_by_parse_and_ingest(tmp_path):
     page_ids = [s["protocolSection"]["identificationModule"]["nctId"] for s in json.loads(page.read_text())["studies"]]
     db = tmp_path / "tw.db"
     parsed = json.loads(run_cli(db, "parse", study).stdout)
-    assert (parsed["nct_id"], parsed["status"], parsed["enrollment"]) == ("NCT00973089", "WITHDRAWN", {"count": 0, "type": "ACTUAL"})
+    assert (parsed["nct_id"], parsed["status"], parsed["enrollment"]) == (
+        "NCT00973089",
+        "WITHDRAWN",
+        {"count": 0, "type": "ACTUAL"},
+    )
     several = json.loads(run_cli(db, "parse", page).stdout)
     assert [r["nct_id"] for r in several] == page_ids and len(page_ids) > 1
     result = run_cli(db, "ingest", study, page)
     assert result.exit_code == 0, result.output
     with sqlite3.connect(db) as conn:
-        assert conn.execute("select count(distinct nct_id) from snapshots").fetchone()[0] == len({"NCT00973089", *page_ids})
+        assert conn.execute("select count(distinct nct_id) from snapshots").fetchone()[0] == len(
+            {"NCT00973089", *page_ids}
+        )
         assert {row[0] for row in conn.execute("select source_kind from snapshots")} == {"ctgov api"}

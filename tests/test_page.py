@@ -77,7 +77,7 @@ SEED = {
             "label": "MSC Theatment",
             "type": "EXPERIMENTAL",
             "description": "Conventional symptomatic supportive treatment and human umbilical cord mesenchymal "
-                           "stem cells treatment",
+            "stem cells treatment",
             "interventions": ["hUC-MSC"],
         },
         {
@@ -130,7 +130,10 @@ SEED = {
     "lead_sponsor": {"name": "Guangzhou Women and Children's Medical Center", "class": "OTHER"},
     "collaborators": [],
     "responsible_party": {
-        "type": "SPONSOR", "investigator_name": None, "investigator_title": None, "investigator_affiliation": None,
+        "type": "SPONSOR",
+        "investigator_name": None,
+        "investigator_title": None,
+        "investigator_affiliation": None,
     },
     "central_contacts": [{"name": "Xia Gao", "role": "CONTACT", "phone": "86-020-81330569", "email": None}],
     "overall_officials": [],
@@ -142,13 +145,29 @@ SEED = {
     "locations": [],
     "references": [],
     "extra_sections": {},
-    "unknown": sorted([
-        "acronym", "central_contacts[].email", "completion_date.precision", "completion_date.type",
-        "enrollment.type", "first_posted", "interventions[].other_names", "locations", "official_title",
-        "other_ids[].domain", "outcomes", "overall_officials", "primary_completion_date", "references",
-        "responsible_party.investigator_title", "results_first_posted", "start_date.precision", "start_date.type",
-        "why_stopped",
-    ]),
+    "unknown": sorted(
+        [
+            "acronym",
+            "central_contacts[].email",
+            "completion_date.precision",
+            "completion_date.type",
+            "enrollment.type",
+            "first_posted",
+            "interventions[].other_names",
+            "locations",
+            "official_title",
+            "other_ids[].domain",
+            "outcomes",
+            "overall_officials",
+            "primary_completion_date",
+            "references",
+            "responsible_party.investigator_title",
+            "results_first_posted",
+            "start_date.precision",
+            "start_date.type",
+            "why_stopped",
+        ]
+    ),
 }
 
 
@@ -163,11 +182,19 @@ def known_equal(a: dict, b: dict) -> list[tuple[str, object, object]]:
             return
         if isinstance(x, dict) and isinstance(y, dict):
             for key in sorted(x.keys() | y.keys()):
-                walk(x.get(key, "<missing>"), y.get(key, "<missing>"),
-                     f"{path}.{key}" if path else key, f"{pattern}.{key}" if pattern else key)
-        elif isinstance(x, list) and isinstance(y, list) and len(x) == len(y) and any(
-                isinstance(item, dict) for item in x + y):
-            for i, (p, q) in enumerate(zip(x, y)):
+                walk(
+                    x.get(key, "<missing>"),
+                    y.get(key, "<missing>"),
+                    f"{path}.{key}" if path else key,
+                    f"{pattern}.{key}" if pattern else key,
+                )
+        elif (
+            isinstance(x, list)
+            and isinstance(y, list)
+            and len(x) == len(y)
+            and any(isinstance(item, dict) for item in x + y)
+        ):
+            for i, (p, q) in enumerate(zip(x, y, strict=True)):
                 walk(p, q, f"{path}[{i}]", f"{pattern}[]")
         elif x != y:
             diffs.append((path, x, y))
@@ -240,19 +267,37 @@ def test_each_html_markup_gives_the_seed_record(name):
 @pytest.mark.parametrize("name", HTML_VARIANTS)
 def test_html_chrome_is_dropped(name):
     text = html_to_text((PAGES / name).read_text(encoding="utf-8"))
-    for chrome_id in ("NCT09999999", "NCT08888888", "NCT07777777", "NCT01111111", "NCT02222222", "NCT03333333",
-                      "NCT04444444", "NCT05555555", "NCT06666666"):
+    for chrome_id in (
+        "NCT09999999",
+        "NCT08888888",
+        "NCT07777777",
+        "NCT01111111",
+        "NCT02222222",
+        "NCT03333333",
+        "NCT04444444",
+        "NCT05555555",
+        "NCT06666666",
+    ):
         assert chrome_id not in text
     assert text.splitlines()[0] == SEED["title"]
 
 
 def test_html_to_text_makes_one_line_per_block():
-    html = ("<html><head><title>x</title></head><body><div>a <b>bold</b>\n  word</div><p>one<br>two</p>"
-            "<ul><li>first</li><li>second  <i>item</i></li></ul><table><tr><th>Label</th><td>value</td></tr>"
-            "</table><span>in</span><span>line</span><!-- comment --><script>var x = 1;</script>"
-            "<p hidden>hidden</p></body></html>")
+    html = (
+        "<html><head><title>x</title></head><body><div>a <b>bold</b>\n  word</div><p>one<br>two</p>"
+        "<ul><li>first</li><li>second  <i>item</i></li></ul><table><tr><th>Label</th><td>value</td></tr>"
+        "</table><span>in</span><span>line</span><!-- comment --><script>var x = 1;</script>"
+        "<p hidden>hidden</p></body></html>"
+    )
     assert html_to_text(html).splitlines() == [
-        "a bold word", "one", "two", "first", "second item", "Label", "value", "inline",
+        "a bold word",
+        "one",
+        "two",
+        "first",
+        "second item",
+        "Label",
+        "value",
+        "inline",
     ]
 
 
@@ -271,7 +316,7 @@ def test_looks_like_html():
 def test_the_shared_cut_label_less_page_is_the_start_of_the_full_one():
     cut = (PAGES / "NCT06731192.label-less.cut.txt").read_text(encoding="utf-8").splitlines()
     full = LABEL_LESS_TEXT.splitlines()
-    assert cut[:-1] == full[:len(cut) - 1]
+    assert cut[:-1] == full[: len(cut) - 1]
     assert full[len(cut) - 1].startswith(cut[-1])
 
 
@@ -297,8 +342,10 @@ def test_the_shared_cut_label_less_page():
     for path in ("arms", "interventions", "eligibility", "lead_sponsor", "other_ids", "central_contacts"):
         assert path in record["unknown"]
     cut = [w for w in warnings if w.startswith("page cut short")]
-    assert cut == ["page cut short: missing sections Interventions, Eligibility Criteria, Sponsors, Responsible "
-                   "Party, Central Contacts, Other Identifiers; Study Groups may be incomplete"]
+    assert cut == [
+        "page cut short: missing sections Interventions, Eligibility Criteria, Sponsors, Responsible "
+        "Party, Central Contacts, Other Identifiers; Study Groups may be incomplete"
+    ]
 
 
 def test_label_less_values_are_found_by_shape_when_a_row_is_missing():
@@ -323,9 +370,17 @@ def test_label_less_single_date_is_not_guessed():
 def test_observational_variant():
     record, warnings = page("NCT06731192.observational.txt")
     expected = seed_with(
-        phases=[], study_type="OBSERVATIONAL",
-        design={"allocation": None, "intervention_model": None, "primary_purpose": None, "masking": None,
-                "who_masked": [], "observational_model": "COHORT", "time_perspective": "PROSPECTIVE"},
+        phases=[],
+        study_type="OBSERVATIONAL",
+        design={
+            "allocation": None,
+            "intervention_model": None,
+            "primary_purpose": None,
+            "masking": None,
+            "who_masked": [],
+            "observational_model": "COHORT",
+            "time_perspective": "PROSPECTIVE",
+        },
     )
     assert record == expected  # no Clinical Phase row: phases [] and known
     assert warnings == []
@@ -345,14 +400,20 @@ def test_withdrawn_variant_has_no_enrollment_and_no_contacts():
 def test_results_variant():
     record, warnings = page("NCT06731192.results.txt")
     expected = seed_with(
-        status="COMPLETED", has_results=True,
+        status="COMPLETED",
+        has_results=True,
         collaborators=[{"name": "Sun Yat-sen University", "class": "OTHER"}],
-        responsible_party={"type": "PRINCIPAL_INVESTIGATOR", "investigator_name": "Xia Gao",
-                           "investigator_title": None,
-                           "investigator_affiliation": "Guangzhou Women and Children's Medical Center"},
-        extra_sections={"Locations": "Find the hospitals and clinics where this study enrolls participants and "
-                                     "their recruitment status.\nGuangzhou Women and Children's Medical Center\n"
-                                     "Guangzhou, Guangdong, China\nRECRUITING"},
+        responsible_party={
+            "type": "PRINCIPAL_INVESTIGATOR",
+            "investigator_name": "Xia Gao",
+            "investigator_title": None,
+            "investigator_affiliation": "Guangzhou Women and Children's Medical Center",
+        },
+        extra_sections={
+            "Locations": "Find the hospitals and clinics where this study enrolls participants and "
+            "their recruitment status.\nGuangzhou Women and Children's Medical Center\n"
+            "Guangzhou, Guangdong, China\nRECRUITING"
+        },
     )
     assert record == expected
     assert warnings == ["sections not understood: Locations"]
@@ -368,7 +429,7 @@ def test_related_clinical_trials_never_leak():
 
 def test_related_clinical_trials_cut_short_is_still_a_whole_page():
     text = (PAGES / "NCT06731192.results.txt").read_text(encoding="utf-8")
-    record, warnings = parse_page(text[:text.index("NCT ID: NCT05012345") + 12], "related-cut.txt")
+    record, warnings = parse_page(text[: text.index("NCT ID: NCT05012345") + 12], "related-cut.txt")
     assert record == page("NCT06731192.results.txt")[0]
     assert not any(w.startswith("page cut short") for w in warnings)
 
@@ -382,7 +443,7 @@ def _cuts(text: str):
     for k in range(1, len(lines) + 1):
         yield "\n".join(lines[:k])
         if lines[k - 1].strip():
-            yield "\n".join(lines[:k - 1] + [lines[k - 1][:len(lines[k - 1]) // 2]])
+            yield "\n".join(lines[: k - 1] + [lines[k - 1][: len(lines[k - 1]) // 2]])
 
 
 @pytest.mark.parametrize("full_name, text", [("seed", SEED_TEXT), ("label-less", LABEL_LESS_TEXT)])
@@ -413,12 +474,14 @@ def test_a_page_cut_anywhere_knows_only_true_values(full_name, text):
 
 
 def test_a_cut_page_keeps_what_its_last_section_shows_but_calls_it_unknown():
-    text = SEED_TEXT[:SEED_TEXT.index("* Negative infectious")]
+    text = SEED_TEXT[: SEED_TEXT.index("* Negative infectious")]
     record, warnings = parse_page(text, "cut.txt")
     assert record["eligibility"]["inclusion"] == SEED["eligibility"]["inclusion"][:5]
     assert "eligibility" in record["unknown"]
-    assert warnings == ["page cut short: missing sections Sponsors, Responsible Party, Central Contacts, "
-                        "Other Identifiers; Eligibility Criteria may be incomplete"]
+    assert warnings == [
+        "page cut short: missing sections Sponsors, Responsible Party, Central Contacts, "
+        "Other Identifiers; Eligibility Criteria may be incomplete"
+    ]
 
 
 def test_an_invalid_code_is_not_stored():
@@ -433,12 +496,17 @@ def test_an_invalid_code_is_not_stored():
     assert known_equal(SEED, record) == []
 
 
-@pytest.mark.parametrize("line, codes", [
-    ("Participants Caregivers Investigators Outcome Assessors",
-     ["PARTICIPANT", "CARE_PROVIDER", "INVESTIGATOR", "OUTCOMES_ASSESSOR"]),
-    ("Investigators", ["INVESTIGATOR"]),
-    ("Outcome Assessors Participants", ["PARTICIPANT", "OUTCOMES_ASSESSOR"]),
-])
+@pytest.mark.parametrize(
+    "line, codes",
+    [
+        (
+            "Participants Caregivers Investigators Outcome Assessors",
+            ["PARTICIPANT", "CARE_PROVIDER", "INVESTIGATOR", "OUTCOMES_ASSESSOR"],
+        ),
+        ("Investigators", ["INVESTIGATOR"]),
+        ("Outcome Assessors Participants", ["PARTICIPANT", "OUTCOMES_ASSESSOR"]),
+    ],
+)
 def test_masked_roles(line, codes):
     text = SEED_TEXT.replace("SINGLE\n\nParticipants\n", f"QUADRUPLE\n\n{line}\n")
     record, warnings = parse_page(text, "masked.txt")
@@ -455,16 +523,21 @@ def test_a_masking_without_roles_line_masks_nobody_named():
 # ------------------------------------------------------------------ not a trial page
 
 
-@pytest.mark.parametrize("text, missing", [
-    ("", "empty text"),
-    ("  \n\n \t", "empty text"),
-    ("\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00", "binary data"),
-    ("It was a bright cold day in April, and the clocks were striking thirteen.\nWinston Smith...\n",
-     "no 'NCT ID: NCT########' line"),
-    ("NCT ID: NCT06731192\nLast Updated: 2024-12-31\n", "no title line before the NCT ID line"),
-    (SEED_TEXT.replace("NCT ID: NCT06731192", "NCT ID: NCT0673119"), "no 'NCT ID: NCT########' line"),
-    ('{"protocolSection": {}}', "no 'NCT ID: NCT########' line"),
-])
+@pytest.mark.parametrize(
+    "text, missing",
+    [
+        ("", "empty text"),
+        ("  \n\n \t", "empty text"),
+        ("\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00", "binary data"),
+        (
+            "It was a bright cold day in April, and the clocks were striking thirteen.\nWinston Smith...\n",
+            "no 'NCT ID: NCT########' line",
+        ),
+        ("NCT ID: NCT06731192\nLast Updated: 2024-12-31\n", "no title line before the NCT ID line"),
+        (SEED_TEXT.replace("NCT ID: NCT06731192", "NCT ID: NCT0673119"), "no 'NCT ID: NCT########' line"),
+        ('{"protocolSection": {}}', "no 'NCT ID: NCT########' line"),
+    ],
+)
 def test_not_a_trial_page_is_one_line_naming_the_file(text, missing):
     with pytest.raises(InputError) as error:
         parse_page(text, "saved/page.txt")
@@ -475,8 +548,10 @@ def test_not_a_trial_page_is_one_line_naming_the_file(text, missing):
 
 def test_html_that_is_not_a_trial_page():
     with pytest.raises(InputError, match=r"^x\.html: not a trial page \(empty text\)$"):
-        parse_html("<html><head><title>NCT ID: NCT06731192</title></head><body><nav>NCT ID: NCT06731192</nav>"
-                   "</body></html>", "x.html")
+        parse_html(
+            "<html><head><title>NCT ID: NCT06731192</title></head><body><nav>NCT ID: NCT06731192</nav></body></html>",
+            "x.html",
+        )
 
 
 @settings(max_examples=200, deadline=None)

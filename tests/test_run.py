@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from registry_server import RegistryServer, load_studies
 from clirun import tw as run_cli
+from registry_server import RegistryServer, load_studies
 from trialwatch.cli import cli
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,8 +30,15 @@ def tw(db, server, *args):
 
 def tw_process(db, server, *args, **kwargs):
     env = dict(os.environ, TRIALWATCH_DB=str(db), TRIALWATCH_CTGOV_URL=server.url, TRIALWATCH_RATE="1000")
-    return subprocess.Popen([sys.executable, "-m", "trialwatch", *map(str, args)], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kwargs)
+    return subprocess.Popen(
+        [sys.executable, "-m", "trialwatch", *map(str, args)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **kwargs,
+    )
 
 
 def registry(timestamp="2025-06-01T09:00:00"):
@@ -71,10 +78,29 @@ def test_first_run_records_a_baseline(watched_db):
     assert count(db, "select count(*) from changes") == 0
     assert count(db, "select count(*) from watchlist") == 26
     assert "NCT06731192" in first.stdout and "matches 'alport'" in first.stdout  # the search's match is new
-    run = json.loads(json.dumps(dict(zip(
-        ["trials_checked", "snapshots_written", "changes", "new_trials", "failures", "exit_status"],
-        sqlite3.connect(db).execute("select trials_checked, snapshots_written, changes, new_trials, failures, exit_status from runs").fetchone()))))
-    assert run == {"trials_checked": 26, "snapshots_written": 26, "changes": 0, "new_trials": 1, "failures": 0, "exit_status": 0}
+    run = json.loads(
+        json.dumps(
+            dict(
+                zip(
+                    ["trials_checked", "snapshots_written", "changes", "new_trials", "failures", "exit_status"],
+                    sqlite3.connect(db)
+                    .execute(
+                        "select trials_checked, snapshots_written, changes, new_trials, failures, exit_status from runs"
+                    )
+                    .fetchone(),
+                    strict=True,
+                )
+            )
+        )
+    )
+    assert run == {
+        "trials_checked": 26,
+        "snapshots_written": 26,
+        "changes": 0,
+        "new_trials": 1,
+        "failures": 0,
+        "exit_status": 0,
+    }
     listed = json.loads(tw(db, server, "watch", "list", "--format", "json").stdout)
     assert len(listed["trials"]) == 26 and listed["searches"][0]["last_match_count"] == 1
     assert {t["search"] for t in listed["trials"] if t["nct_id"] == "NCT06731192"} == {"alport"}
@@ -108,10 +134,16 @@ def test_real_changes_and_a_new_match_are_reported_and_only_they(watched_db):
     report = json.loads(result.stdout)
     assert [t["nct_id"] for t in report["new_trials"]] == ["NCT06999999"]
     assert [(c["nct_id"], c["field"]) for c in report["changes"]] == [
-        ("NCT04267848", "status"), ("NCT04267848", "enrollment"), ("NCT05594173", "primary_completion_date")]
+        ("NCT04267848", "status"),
+        ("NCT04267848", "enrollment"),
+        ("NCT05594173", "primary_completion_date"),
+    ]
     status, enrollment, pcd = report["changes"]
     assert (status["old"], status["new"]) == ("RECRUITING", "ACTIVE_NOT_RECRUITING")
-    assert (enrollment["old"], enrollment["new"]) == ({"count": 1210, "type": "ESTIMATED"}, {"count": 1300, "type": "ACTUAL"})
+    assert (enrollment["old"], enrollment["new"]) == (
+        {"count": 1210, "type": "ESTIMATED"},
+        {"count": 1300, "type": "ACTUAL"},
+    )
     assert pcd["old"]["date"] == old_pcd and pcd["new"]["date"] == "2031-06-30" and pcd["shift_days"] > 30
     # Only what can have changed was fetched: version, search, one narrowed batch.
     assert dict(server.hits) == {"/api/v2/version": 1, "/api/v2/studies": 2}
@@ -121,9 +153,16 @@ def test_real_changes_and_a_new_match_are_reported_and_only_they(watched_db):
     text = tw(db, server, "changes", "--format", "json").stdout
     listed = json.loads(text)  # newest first: the snapshot stored last in the run comes first
     assert [(c["nct_id"], c["field"]) for c in listed] == [
-        ("NCT05594173", "primary_completion_date"), ("NCT04267848", "status"), ("NCT04267848", "enrollment")]
-    assert json.loads(tw(db, server, "changes", "--severity", "notable", "--nct", "NCT05594173", "--format", "json").stdout)[0][
-        "field"] == "primary_completion_date"
+        ("NCT05594173", "primary_completion_date"),
+        ("NCT04267848", "status"),
+        ("NCT04267848", "enrollment"),
+    ]
+    assert (
+        json.loads(
+            tw(db, server, "changes", "--severity", "notable", "--nct", "NCT05594173", "--format", "json").stdout
+        )[0]["field"]
+        == "primary_completion_date"
+    )
     assert tw(db, server, "changes", "--since", "soon").exit_code == 2
 
     # The text report: new trials, then changes by trial, each with its summary line.
@@ -159,11 +198,17 @@ def test_a_404_is_a_failure_the_rest_is_stored_and_next_run_recovers(tmp_path):
 
 def test_registry_unreachable_is_exit_1_and_a_clean_line(tmp_path):
     db = tmp_path / "tw.db"
-    result = CliRunner().invoke(cli, ["--db", str(db), "--ctgov-url", "http://127.0.0.1:9", "--rate", "1000",
-                                      "watch", "add", "NCT04267848"])
+    result = CliRunner().invoke(
+        cli, ["--db", str(db), "--ctgov-url", "http://127.0.0.1:9", "--rate", "1000", "watch", "add", "NCT04267848"]
+    )
     assert result.exit_code == 0
-    proc = subprocess.run([sys.executable, "-m", "trialwatch", "--db", str(db), "--ctgov-url", "http://127.0.0.1:9", "run"],
-                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "trialwatch", "--db", str(db), "--ctgov-url", "http://127.0.0.1:9", "run"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 1 and "registry unreachable" in proc.stdout and "Traceback" not in proc.stderr
 
 

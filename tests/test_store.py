@@ -48,7 +48,7 @@ def test_snapshot_keeps_source_hash_record_and_compressed_raw(store):
     store.save(record(), observed_utc=day(1), source_kind="page text", source_ref="seeds/a.txt", raw=b"the page")
     snap = store.db.execute("select * from snapshots").fetchone()
     columns = [d[0] for d in store.db.execute("select * from snapshots").description]
-    snap = dict(zip(columns, snap))
+    snap = dict(zip(columns, snap, strict=True))
     assert snap["observed_utc"] == day(1) and snap["last_updated"] == "2025-01-01"
     assert (snap["source_kind"], snap["source_ref"]) == ("page text", "seeds/a.txt")
     assert json.loads(snap["record"]) == record()
@@ -66,10 +66,15 @@ def test_a_change_writes_a_snapshot_its_change_rows_and_the_trial_row(store):
     saved = store.save(record(status="RECRUITING", last_updated="2025-01-05"), observed_utc=day(5), source_kind="t")
     assert saved.outcome == "changed" and len(saved.changes) == 1
     assert rows(store, "select snapshot_id, observed_utc, field, old, new from changes") == [
-        (2, day(5), "status", '"NOT_YET_RECRUITING"', '"RECRUITING"')]
+        (2, day(5), "status", '"NOT_YET_RECRUITING"', '"RECRUITING"')
+    ]
     trial = store.db["trials"].get(NCT)
     assert (trial["status"], trial["first_seen_utc"], trial["last_changed_utc"], trial["snapshot_count"]) == (
-        "RECRUITING", day(1), day(5), 2)
+        "RECRUITING",
+        day(1),
+        day(5),
+        2,
+    )
 
 
 def test_an_older_observation_goes_into_the_timeline_and_rediffs_its_successor(store):
@@ -79,7 +84,9 @@ def test_an_older_observation_goes_into_the_timeline_and_rediffs_its_successor(s
     store.save(record(status="RECRUITING"), observed_utc=day(10), source_kind="t")
     changes = store.changes([NCT])
     assert [(c["observed_at"], c["old"], c["new"]) for c in changes] == [
-        (day(10), "NOT_YET_RECRUITING", "RECRUITING"), (day(20), "RECRUITING", "COMPLETED")]
+        (day(10), "NOT_YET_RECRUITING", "RECRUITING"),
+        (day(20), "RECRUITING", "COMPLETED"),
+    ]
     assert store.db["trials"].get(NCT)["status"] == "COMPLETED"
 
 
@@ -89,18 +96,29 @@ def test_an_earlier_sighting_of_a_stored_state_moves_it_earlier_not_a_second_sna
     saved = store.save(record(status="RECRUITING"), observed_utc=day(8), source_kind="t")
     assert saved.outcome == "unchanged"
     assert rows(store, "select observed_utc, status from snapshots order by observed_utc") == [
-        (day(1), "NOT_YET_RECRUITING"), (day(8), "RECRUITING")]
+        (day(1), "NOT_YET_RECRUITING"),
+        (day(8), "RECRUITING"),
+    ]
     assert [c["observed_at"] for c in store.changes([NCT])] == [day(8)]
 
 
 def test_trial_row_keeps_what_a_poorer_source_does_not_carry(store):
-    api = record(primary_completion_date={"date": "2027-12", "type": "ESTIMATED"}, enrollment={"count": 40, "type": "ESTIMATED"})
-    page = record(enrollment={"count": 40, "type": None}, unknown=["primary_completion_date", "enrollment.type"],
-                  last_updated="2025-02-01")
+    api = record(
+        primary_completion_date={"date": "2027-12", "type": "ESTIMATED"}, enrollment={"count": 40, "type": "ESTIMATED"}
+    )
+    page = record(
+        enrollment={"count": 40, "type": None},
+        unknown=["primary_completion_date", "enrollment.type"],
+        last_updated="2025-02-01",
+    )
     store.save(api, observed_utc=day(1), source_kind="ctgov api")
     store.save(page, observed_utc=day(2), source_kind="page text")
     trial = store.db["trials"].get(NCT)
-    assert (trial["primary_completion_date"], trial["enrollment_type"], trial["last_updated"]) == ("2027-12", "ESTIMATED", "2025-02-01")
+    assert (trial["primary_completion_date"], trial["enrollment_type"], trial["last_updated"]) == (
+        "2027-12",
+        "ESTIMATED",
+        "2025-02-01",
+    )
 
 
 def test_failures_are_checks_with_their_reason(store):

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import sqlite_utils
 
-from trialwatch.ingest.record import canonical_json, content_hash
+from clirun import tw
 from trialwatch.ingest.parse import parse_file
+from trialwatch.ingest.record import canonical_json, content_hash
 from trialwatch.snapshots.store.migrations import migrations
 from trialwatch.snapshots.store.store import Store
-from clirun import tw
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "seeds" / "NCT06731192.txt"
@@ -20,8 +20,10 @@ FIRST_SCHEMA_STOP = "m002_watchlist_and_runs"
 
 def schema(path):
     with sqlite3.connect(path) as conn:
-        return sorted(conn.execute("select type, name, sql from sqlite_master where name not like 'sqlite_%'").fetchall(),
-                      key=lambda row: (row[0], row[1]))
+        return sorted(
+            conn.execute("select type, name, sql from sqlite_master where name not like 'sqlite_%'").fetchall(),
+            key=lambda row: (row[0], row[1]),
+        )
 
 
 def test_a_database_of_the_first_schema_migrates_with_nothing_lost(tmp_path):
@@ -30,15 +32,27 @@ def test_a_database_of_the_first_schema_migrates_with_nothing_lost(tmp_path):
     migrations.apply(db, stop_before=FIRST_SCHEMA_STOP)  # the schema as first released: migration 1 only
     assert "watchlist" not in db.table_names()
     record = parse_file(SEED)[0].record
-    db.execute("INSERT INTO trials (nct_id, title, status, first_seen_utc, last_checked_utc, snapshot_count, "
-               "latest_snapshot_id) VALUES (?, ?, ?, ?, ?, 1, 1)",
-               ["NCT06731192", record["title"], record["status"], "2025-01-02T00:00:00+00:00", "2025-01-02T00:00:00+00:00"])
-    db.execute("INSERT INTO snapshots (id, nct_id, observed_utc, last_updated, status, source_kind, source_ref, "
-               "content_hash, record, change_count) VALUES (1, ?, ?, ?, ?, 'page text', 'seed', ?, ?, 0)",
-               ["NCT06731192", "2025-01-02T00:00:00+00:00", record["last_updated"], record["status"],
-                content_hash(record), canonical_json(record)])
-    db.execute("INSERT INTO checks (nct_id, checked_utc, source_kind, outcome, snapshot_id) VALUES (?, ?, 'page text', 'new', 1)",
-               ["NCT06731192", "2025-01-02T00:00:00+00:00"])
+    db.execute(
+        "INSERT INTO trials (nct_id, title, status, first_seen_utc, last_checked_utc, snapshot_count, "
+        "latest_snapshot_id) VALUES (?, ?, ?, ?, ?, 1, 1)",
+        ["NCT06731192", record["title"], record["status"], "2025-01-02T00:00:00+00:00", "2025-01-02T00:00:00+00:00"],
+    )
+    db.execute(
+        "INSERT INTO snapshots (id, nct_id, observed_utc, last_updated, status, source_kind, source_ref, "
+        "content_hash, record, change_count) VALUES (1, ?, ?, ?, ?, 'page text', 'seed', ?, ?, 0)",
+        [
+            "NCT06731192",
+            "2025-01-02T00:00:00+00:00",
+            record["last_updated"],
+            record["status"],
+            content_hash(record),
+            canonical_json(record),
+        ],
+    )
+    db.execute(
+        "INSERT INTO checks (nct_id, checked_utc, source_kind, outcome, snapshot_id) VALUES (?, ?, 'page text', 'new', 1)",
+        ["NCT06731192", "2025-01-02T00:00:00+00:00"],
+    )
     db.conn.commit()
     db.conn.close()
 
@@ -48,7 +62,8 @@ def test_a_database_of_the_first_schema_migrates_with_nothing_lost(tmp_path):
     assert schema(old) == schema(fresh)
     with sqlite3.connect(old) as conn:
         assert conn.execute("select nct_id, title, status from trials").fetchall() == [
-            ("NCT06731192", record["title"], "NOT_YET_RECRUITING")]
+            ("NCT06731192", record["title"], "NOT_YET_RECRUITING")
+        ]
         assert json.loads(conn.execute("select record from snapshots").fetchone()[0]) == record
         assert conn.execute("select count(*) from checks").fetchone()[0] == 1
         # The new search index knows the old trial.
@@ -66,8 +81,13 @@ def test_reparse_after_the_parser_learned_a_field_shows_no_false_change(tmp_path
     old["interventions"] = []
     old["eligibility"]["minimum_age"] = old["eligibility"]["maximum_age"] = None
     store = Store(db)
-    store.save(old, observed_utc="2025-01-02T00:00:00+00:00", source_kind="page text", source_ref=str(SEED),
-               raw=SEED.read_bytes())
+    store.save(
+        old,
+        observed_utc="2025-01-02T00:00:00+00:00",
+        source_kind="page text",
+        source_ref=str(SEED),
+        raw=SEED.read_bytes(),
+    )
     store.close()
 
     # Without reparse, today's parser would report the fields it learned as changes.

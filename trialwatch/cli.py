@@ -15,10 +15,9 @@ from contextlib import contextmanager, nullcontext
 
 import click
 
+from trialwatch import __version__
 from trialwatch.ingest.errors import InputError
 from trialwatch.snapshots.changes.diff import CATEGORIES, SEVERITIES
-
-from trialwatch import __version__
 
 FORMAT_CHOICES = ("text", "json", "csv", "markdown")
 _DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -76,8 +75,9 @@ def _a_number(value, ctx, param):
 
 
 def format_option(choices=FORMAT_CHOICES):
-    return click.option("--format", "fmt", type=click.Choice(choices), default="text", show_default=True,
-                        help="Output format.")
+    return click.option(
+        "--format", "fmt", type=click.Choice(choices), default="text", show_default=True, help="Output format."
+    )
 
 
 def nct_argument(func):
@@ -173,27 +173,58 @@ def echo_err(message):
 
 @click.group(cls=Group)
 @click.version_option(__version__, prog_name="trialwatch")
-@click.option("--db", envvar="TRIALWATCH_DB", default="trialwatch.db", show_default=True,
-              type=click.Path(dir_okay=False), help="SQLite database (env TRIALWATCH_DB).")
-@click.option("--ctgov-url", envvar="TRIALWATCH_CTGOV_URL", default="https://clinicaltrials.gov", show_default=True,
-              help="ClinicalTrials.gov or a mirror (env TRIALWATCH_CTGOV_URL); API paths are appended.")
-@click.option("--rate", envvar="TRIALWATCH_RATE", type=click.FloatRange(min=0, min_open=True), default=1.0,
-              show_default=True, help="Politeness: at most this many requests a second (env TRIALWATCH_RATE).",
-              callback=lambda ctx, param, value: _a_number(value, ctx, param))
+@click.option(
+    "--db",
+    envvar="TRIALWATCH_DB",
+    default="trialwatch.db",
+    show_default=True,
+    type=click.Path(dir_okay=False),
+    help="SQLite database (env TRIALWATCH_DB).",
+)
+@click.option(
+    "--ctgov-url",
+    envvar="TRIALWATCH_CTGOV_URL",
+    default="https://clinicaltrials.gov",
+    show_default=True,
+    help="ClinicalTrials.gov or a mirror (env TRIALWATCH_CTGOV_URL); API paths are appended.",
+)
+@click.option(
+    "--rate",
+    envvar="TRIALWATCH_RATE",
+    type=click.FloatRange(min=0, min_open=True),
+    default=1.0,
+    show_default=True,
+    help="Politeness: at most this many requests a second (env TRIALWATCH_RATE).",
+    callback=lambda ctx, param, value: _a_number(value, ctx, param),
+)
+@click.option(
+    "--retry-wait",
+    envvar="TRIALWATCH_RETRY_WAIT",
+    type=click.FloatRange(min=0, max=60),
+    default=1.0,
+    show_default=True,
+    callback=lambda ctx, param, value: _a_number(value, ctx, param),
+    help="Seconds before the first retry of a failed request, doubled each try (env TRIALWATCH_RETRY_WAIT).",
+)
 @click.pass_context
-def cli(ctx, db, ctgov_url, rate):
+def cli(ctx, db, ctgov_url, rate, retry_wait):
     """Watch clinical-trial registry records change.
 
     Stores dated snapshots of trial records in SQLite and reports what changed and when:
     status, dates and enrollment first, then every other field.
     """
-    ctx.obj = {"db": db, "ctgov_url": ctgov_url, "rate": rate}
+    ctx.obj = {"db": db, "ctgov_url": ctgov_url, "rate": rate, "retry_wait": retry_wait}
 
 
 def open_registry(ctx):
     from trialwatch.ingest.http import Registry
 
-    return Registry(ctx.obj["ctgov_url"], rate=ctx.obj["rate"], progress=echo_err if sys.stderr.isatty() else None)
+    return Registry(
+        ctx.obj["ctgov_url"],
+        rate=ctx.obj["rate"],
+        backoff=ctx.obj["retry_wait"],
+        progress=echo_err if sys.stderr.isatty() else None,
+    )
 
 
 @cli.command()
@@ -243,9 +274,13 @@ def ingest(ctx, targets, observed_at):
     work = Targets(targets, lambda: open_registry(ctx))
     store = open_store(ctx, create=True)
     with progress(work, len(work), "Ingesting") as bar:
-        counts = ingest_items(store, bar, observed_utc=observed,
-                              on_failed=lambda item: echo_err(f"failed: {item.error}"),
-                              on_warning=lambda item, warning: echo_err(f"{item.source_ref}: warning: {warning}"))
+        counts = ingest_items(
+            store,
+            bar,
+            observed_utc=observed,
+            on_failed=lambda item: echo_err(f"failed: {item.error}"),
+            on_warning=lambda item, warning: echo_err(f"{item.source_ref}: warning: {warning}"),
+        )
     echo_err(summary(counts))
     if counts[FAILED]:
         ctx.exit(1)
@@ -254,8 +289,9 @@ def ingest(ctx, targets, observed_at):
 @cli.command()
 @nct_argument
 @click.option("--since", help="Only changes observed since this date or duration (7d, 2025-01-01).")
-@click.option("--category", "categories", multiple=True, help="Only these categories (repeatable).",
-              type=click.Choice(CATEGORIES))
+@click.option(
+    "--category", "categories", multiple=True, help="Only these categories (repeatable).", type=click.Choice(CATEGORIES)
+)
 @format_option()
 @click.pass_context
 def diff(ctx, nct_id, since, categories, fmt):
@@ -319,8 +355,11 @@ def show(ctx, nct_id, at, fmt):
 
 @cli.command()
 @click.argument("nct_ids", nargs=-1, required=True, metavar="NCT_ID...")
-@click.option("--modules", help="Only the first and last versions and those that changed these sections, "
-                                "comma-separated, any case (\"Study Status,Outcome Measures\").")
+@click.option(
+    "--modules",
+    help="Only the first and last versions and those that changed these sections, "
+    'comma-separated, any case ("Study Status,Outcome Measures").',
+)
 @click.pass_context
 def backfill(ctx, nct_ids, modules):
     """Store a trial's earlier versions from the registry's history, each dated by the registry.
@@ -370,8 +409,11 @@ def watch():
 @click.option("--note", help="A note kept with the trials.")
 @click.option("--search", "query", help="Save a search instead, in ClinicalTrials.gov API parameters.")
 @click.option("--name", help="The saved search's name (default: its query).")
-@click.option("--backfill", is_flag=True,
-              help="Also store the trials' registry history (for a search: of each new match, at each run).")
+@click.option(
+    "--backfill",
+    is_flag=True,
+    help="Also store the trials' registry history (for a search: of each new match, at each run).",
+)
 @click.pass_context
 def watch_add(ctx, nct_ids, note, query, name, backfill):
     """Watch trials, or save a search whose matches are watched.
@@ -472,16 +514,17 @@ def run(ctx, force, fmt, quiet):
         trialwatch run --format markdown
     """
     from trialwatch.ingest.registry import HistorySource, RegistrySource
-    from trialwatch.snapshots.reports.render import render_run
     from trialwatch.snapshots.jobs.run import RunLocked
     from trialwatch.snapshots.jobs.run import run as run_watchlist
+    from trialwatch.snapshots.reports.render import render_run
 
     registry = open_registry(ctx)  # a bad --ctgov-url is exit 2 before the database is created
     store = open_store(ctx, create=True)
     try:
         with progress_counter("Refreshing") as tick:
-            report = run_watchlist(store, RegistrySource(registry), history=HistorySource(registry), force=force,
-                                   progress=tick)
+            report = run_watchlist(
+                store, RegistrySource(registry), history=HistorySource(registry), force=force, progress=tick
+            )
     except RunLocked as error:
         echo_err(f"Error: {error}")
         ctx.exit(75)
@@ -492,9 +535,12 @@ def run(ctx, force, fmt, quiet):
 
 @cli.command()
 @click.option("--since", help="Only changes observed since this date or duration (7d, 2025-01-01).")
-@click.option("--category", "categories", multiple=True, type=click.Choice(CATEGORIES), help="Only these categories (repeatable).")
-@click.option("--severity", "severities", multiple=True, type=click.Choice(SEVERITIES),
-              help="Only these severities (repeatable).")
+@click.option(
+    "--category", "categories", multiple=True, type=click.Choice(CATEGORIES), help="Only these categories (repeatable)."
+)
+@click.option(
+    "--severity", "severities", multiple=True, type=click.Choice(SEVERITIES), help="Only these severities (repeatable)."
+)
 @click.option("--nct", "nct_ids", multiple=True, help="Only these trials (repeatable).")
 @format_option()
 @click.pass_context
@@ -516,11 +562,18 @@ def changes(ctx, since, categories, severities, nct_ids, fmt):
 
 
 @cli.command()
-@click.option("--host", default="127.0.0.1", show_default=True,
-              help="Address to listen on; 0.0.0.0 serves every network the machine is on.")
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to listen on; 0.0.0.0 serves every network the machine is on.",
+)
 @click.option("--port", default=8001, show_default=True, type=click.IntRange(0, 65535), help="Port to listen on.")
-@click.option("--metadata-path", is_flag=True,
-              help="Print the path of trialwatch's Datasette metadata file (for plain `datasette`) and exit.")
+@click.option(
+    "--metadata-path",
+    is_flag=True,
+    help="Print the path of trialwatch's Datasette metadata file (for plain `datasette`) and exit.",
+)
 @click.pass_context
 def serve(ctx, host, port, metadata_path):
     """Browse the database in Datasette, read-only: tables, views, search, canned queries.
@@ -569,8 +622,10 @@ def reparse(ctx, nct_ids):
         result = reparse_records(store, reparse_input, ids, progress=tick)
     for error in result.errors:
         echo_err(f"failed: {error}")
-    echo_err(f"{result.trials} trials, {result.snapshots} snapshots reparsed, {result.records_changed} records changed, "
-             f"{len(result.errors)} failed")
+    echo_err(
+        f"{result.trials} trials, {result.snapshots} snapshots reparsed, {result.records_changed} records changed, "
+        f"{len(result.errors)} failed"
+    )
     if result.errors:
         ctx.exit(1)
 

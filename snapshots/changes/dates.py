@@ -26,7 +26,9 @@ def parse_instant(text: str) -> str:
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
-        raise ValueError(f"{text!r} is not an ISO 8601 date or date-time (e.g. 2025-03-01 or 2025-03-01T12:00:00+00:00)") from None
+        raise ValueError(
+            f"{text!r} is not an ISO 8601 date or date-time (e.g. 2025-03-01 or 2025-03-01T12:00:00+00:00)"
+        ) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
     return moment.astimezone(timezone.utc).isoformat(timespec="seconds")

@@ -18,15 +18,42 @@ from collections import Counter
 from trialwatch.snapshots.changes.dates import at_precision, coarser, registry_date
 
 CATEGORIES = (
-    "status", "dates", "enrollment", "design", "arms", "interventions", "eligibility",
-    "outcomes", "sponsors", "contacts", "locations", "identifiers", "description",
-    "results", "other",
+    "status",
+    "dates",
+    "enrollment",
+    "design",
+    "arms",
+    "interventions",
+    "eligibility",
+    "outcomes",
+    "sponsors",
+    "contacts",
+    "locations",
+    "identifiers",
+    "description",
+    "results",
+    "other",
 )
 SEVERITIES = ("critical", "notable", "minor")
 CHANGE_KEYS = (
-    "nct_id", "observed_at", "category", "severity", "field", "item", "kind", "old", "new",
-    "summary", "shift_days", "old_type", "new_type", "became_actual", "precision_changed",
-    "percent_change", "lines_added", "lines_removed",
+    "nct_id",
+    "observed_at",
+    "category",
+    "severity",
+    "field",
+    "item",
+    "kind",
+    "old",
+    "new",
+    "summary",
+    "shift_days",
+    "old_type",
+    "new_type",
+    "became_actual",
+    "precision_changed",
+    "percent_change",
+    "lines_added",
+    "lines_removed",
 )
 CRITICAL_STATUSES = {"SUSPENDED", "TERMINATED", "WITHDRAWN"}
 NOTABLE_SHIFT_DAYS = 30
@@ -46,11 +73,17 @@ class Context:
         parts = path.split(".")
         return any(".".join(parts[:i]) in self.unknown for i in range(1, len(parts)))
 
-    def change(self, spec: "Spec", kind: str, old, new, summary: str, severity: str | None = None, **extra) -> dict:
+    def change(self, spec: Spec, kind: str, old, new, summary: str, severity: str | None = None, **extra) -> dict:
         row = dict.fromkeys(CHANGE_KEYS)
         row.update(
-            nct_id=self.nct_id, category=spec.category, severity=severity or spec.severity,
-            field=spec.path, kind=kind, old=old, new=new, summary=summary,
+            nct_id=self.nct_id,
+            category=spec.category,
+            severity=severity or spec.severity,
+            field=spec.path,
+            kind=kind,
+            old=old,
+            new=new,
+            summary=summary,
         )
         row.update(extra)
         return row
@@ -70,7 +103,7 @@ class Spec:
 
 
 def _get(record: dict, path: str):
-    value = record
+    value: object = record
     for part in path.split("."):
         if not isinstance(value, dict):
             return None
@@ -159,7 +192,10 @@ def compare_date(spec, old, new, ctx):
         parts.append(f"moved {abs(shift_days)} days {'later' if shift_days > 0 else 'earlier'}")
     if precision_changed:
         old_p, new_p = old_parsed[1], new_parsed[1]
-        parts.append(f"precision {old_p} → {new_p}" + ("" if shift_days else " (same month)" if "month" in (old_p, new_p) else " (same year)"))
+        parts.append(
+            f"precision {old_p} → {new_p}"
+            + ("" if shift_days else " (same month)" if "month" in (old_p, new_p) else " (same year)")
+        )
     if became_actual:
         parts.append("became actual")
     elif type_changed:
@@ -168,11 +204,21 @@ def compare_date(spec, old, new, ctx):
         parts.append("changed")
     severity = "notable" if shift_days is not None and abs(shift_days) >= NOTABLE_SHIFT_DAYS else "minor"
     summary = f"{label} {_show_dated(old)} → {_show_dated(new)}: {', '.join(parts)}"
-    return [ctx.change(
-        spec, "changed", old, new, summary, severity,
-        shift_days=shift_days if date_changed else 0, old_type=old_type, new_type=new_type,
-        became_actual=became_actual, precision_changed=precision_changed,
-    )]
+    return [
+        ctx.change(
+            spec,
+            "changed",
+            old,
+            new,
+            summary,
+            severity,
+            shift_days=shift_days if date_changed else 0,
+            old_type=old_type,
+            new_type=new_type,
+            became_actual=became_actual,
+            precision_changed=precision_changed,
+        )
+    ]
 
 
 def _show_dated(value) -> str:
@@ -187,7 +233,16 @@ def compare_enrollment(spec, old, new, ctx):
         return []
     if old is None or new is None:
         kind = "added" if old is None else "removed"
-        return [ctx.change(spec, kind, old, new, f"Enrollment {'set' if old is None else 'removed'}: {_show_enrollment(new or old)}", "notable")]
+        return [
+            ctx.change(
+                spec,
+                kind,
+                old,
+                new,
+                f"Enrollment {'set' if old is None else 'removed'}: {_show_enrollment(new or old)}",
+                "notable",
+            )
+        ]
     old_count, new_count = old.get("count"), new.get("count")
     old_type, new_type = old.get("type"), new.get("type")
     if ctx.is_unknown("enrollment.type"):
@@ -198,18 +253,31 @@ def compare_enrollment(spec, old, new, ctx):
     percent = None
     if isinstance(old_count, int) and isinstance(new_count, int) and old_count:
         percent = round((new_count - old_count) * 100.0 / old_count, 1)
-    notable = type_changed or (percent is not None and abs(percent) >= NOTABLE_ENROLLMENT_PERCENT) or (
-        old_count != new_count and not old_count
+    notable = (
+        type_changed
+        or (percent is not None and abs(percent) >= NOTABLE_ENROLLMENT_PERCENT)
+        or (old_count != new_count and not old_count)
     )
     parts = []
     if old_count != new_count:
-        parts.append(f"{_show(old_count)} → {_show(new_count)}" + (f" ({percent:+.1f}%)" if percent is not None else ""))
+        parts.append(
+            f"{_show(old_count)} → {_show(new_count)}" + (f" ({percent:+.1f}%)" if percent is not None else "")
+        )
     if type_changed:
         parts.append(f"type {old_type} → {new_type}")
-    return [ctx.change(
-        spec, "changed", old, new, "Enrollment " + ", ".join(parts), "notable" if notable else "minor",
-        percent_change=percent, old_type=old_type, new_type=new_type,
-    )]
+    return [
+        ctx.change(
+            spec,
+            "changed",
+            old,
+            new,
+            "Enrollment " + ", ".join(parts),
+            "notable" if notable else "minor",
+            percent_change=percent,
+            old_type=old_type,
+            new_type=new_type,
+        )
+    ]
 
 
 def _show_enrollment(value) -> str:
@@ -233,8 +301,10 @@ def compare_set(spec, old, new, ctx):
     removed = sorted(old_set - new_set)
     summary = f"{spec.label} {_show(list(old))} → {_show(list(new))}"
     if spec.path in ("conditions", "keywords"):
-        bits = [f"added {', '.join(repr(a) for a in added)}" if added else "",
-                f"removed {', '.join(repr(r) for r in removed)}" if removed else ""]
+        bits = [
+            f"added {', '.join(repr(a) for a in added)}" if added else "",
+            f"removed {', '.join(repr(r) for r in removed)}" if removed else "",
+        ]
         summary = f"{spec.label}: " + "; ".join(b for b in bits if b)
     return [ctx.change(spec, "changed", old, new, summary, lines_added=added, lines_removed=removed)]
 
@@ -263,7 +333,11 @@ def compare_lines(spec, old, new, ctx):
         bits.append(f"{len(added)} added" + (f": {_show(added[0])!s}" if len(added) == 1 else ""))
     if removed:
         bits.append(f"{len(removed)} removed" + (f": {_show(removed[0])!s}" if len(removed) == 1 else ""))
-    return [ctx.change(spec, "changed", old, new, f"{spec.label}: " + "; ".join(bits), lines_added=added, lines_removed=removed)]
+    return [
+        ctx.change(
+            spec, "changed", old, new, f"{spec.label}: " + "; ".join(bits), lines_added=added, lines_removed=removed
+        )
+    ]
 
 
 def _known_part(item, path: str, ctx) -> dict:
@@ -295,8 +369,10 @@ def _describe(spec, old_item: dict, new_item: dict) -> str:
     parts = []
     for key in found.affected_root_keys:
         before, after = old_item.get(key), new_item.get(key)
-        if isinstance(before, (str, type(None))) and isinstance(after, (str, type(None))) and (
-            len(str(before or "")) > 60 or len(str(after or "")) > 60
+        if (
+            isinstance(before, (str, type(None)))
+            and isinstance(after, (str, type(None)))
+            and (len(str(before or "")) > 60 or len(str(after or "")) > 60)
         ):
             parts.append(f"{key} changed")
         else:
@@ -318,23 +394,51 @@ def compare_keyed(spec, old, new, ctx):
             continue
         old_known, new_known = _known_part(old_item, spec.path, ctx), _known_part(new_item, spec.path, ctx)
         if old_known != new_known and not _same_ignoring_order(old_known, new_known):
-            changes.append(ctx.change(
-                spec, "changed", old_item, new_item,
-                f"{spec.noun} {_item_label(spec, new_item)!r}: {_describe(spec, old_known, new_known)}",
-                item=_item_label(spec, new_item),
-            ))
+            changes.append(
+                ctx.change(
+                    spec,
+                    "changed",
+                    old_item,
+                    new_item,
+                    f"{spec.noun} {_item_label(spec, new_item)!r}: {_describe(spec, old_known, new_known)}",
+                    item=_item_label(spec, new_item),
+                )
+            )
     added = [item for key, item in new_by_key.items() if key not in old_by_key]
     renames, removed, added = _pair_renames(spec, removed, added, ctx)
     for old_item, new_item in renames:
-        changes.append(ctx.change(
-            spec, "renamed", old_item, new_item,
-            f"{spec.noun} renamed: {_item_label(spec, old_item)!r} → {_item_label(spec, new_item)!r}",
-            item=_item_label(spec, new_item),
-        ))
+        changes.append(
+            ctx.change(
+                spec,
+                "renamed",
+                old_item,
+                new_item,
+                f"{spec.noun} renamed: {_item_label(spec, old_item)!r} → {_item_label(spec, new_item)!r}",
+                item=_item_label(spec, new_item),
+            )
+        )
     for item in removed:
-        changes.append(ctx.change(spec, "removed", item, None, f"{spec.noun} removed: {_item_label(spec, item)!r}", item=_item_label(spec, item)))
+        changes.append(
+            ctx.change(
+                spec,
+                "removed",
+                item,
+                None,
+                f"{spec.noun} removed: {_item_label(spec, item)!r}",
+                item=_item_label(spec, item),
+            )
+        )
     for item in added:
-        changes.append(ctx.change(spec, "added", None, item, f"{spec.noun} added: {_item_label(spec, item)!r}", item=_item_label(spec, item)))
+        changes.append(
+            ctx.change(
+                spec,
+                "added",
+                None,
+                item,
+                f"{spec.noun} added: {_item_label(spec, item)!r}",
+                item=_item_label(spec, item),
+            )
+        )
     return changes
 
 
@@ -419,7 +523,9 @@ SPECS = [
     Spec("design.observational_model", "design", "Observational model", compare_scalar),
     Spec("design.time_perspective", "design", "Time perspective", compare_scalar),
     Spec("arms", "arms", "Arms", compare_keyed, "notable", key=("label",), noun="Arm"),
-    Spec("interventions", "interventions", "Interventions", compare_keyed, "notable", key=("name",), noun="Intervention"),
+    Spec(
+        "interventions", "interventions", "Interventions", compare_keyed, "notable", key=("name",), noun="Intervention"
+    ),
     Spec("eligibility.inclusion", "eligibility", "Inclusion criteria", compare_lines, "notable"),
     Spec("eligibility.exclusion", "eligibility", "Exclusion criteria", compare_lines, "notable"),
     Spec("eligibility.other", "eligibility", "Eligibility criteria", compare_lines, "notable"),
@@ -427,8 +533,23 @@ SPECS = [
     Spec("eligibility.maximum_age", "eligibility", "Maximum age", compare_scalar, "notable"),
     Spec("eligibility.sex", "eligibility", "Eligible sex", compare_scalar, "notable"),
     Spec("eligibility.healthy_volunteers", "eligibility", "Accepts healthy volunteers", compare_scalar, "notable"),
-    Spec("outcomes.primary", "outcomes", "Primary outcomes", compare_keyed, "critical", key=("measure",), noun="Primary outcome"),
-    Spec("outcomes.secondary", "outcomes", "Secondary outcomes", compare_keyed, key=("measure",), noun="Secondary outcome"),
+    Spec(
+        "outcomes.primary",
+        "outcomes",
+        "Primary outcomes",
+        compare_keyed,
+        "critical",
+        key=("measure",),
+        noun="Primary outcome",
+    ),
+    Spec(
+        "outcomes.secondary",
+        "outcomes",
+        "Secondary outcomes",
+        compare_keyed,
+        key=("measure",),
+        noun="Secondary outcome",
+    ),
     Spec("outcomes.other", "outcomes", "Other outcomes", compare_keyed, key=("measure",), noun="Other outcome"),
     Spec("lead_sponsor", "sponsors", "Lead sponsor", compare_object),
     Spec("collaborators", "sponsors", "Collaborators", compare_keyed, key=("name",), noun="Collaborator"),
@@ -454,7 +575,9 @@ NOT_COMPARED = {"nct_id", "last_updated", "unknown"}
 
 def diff_records(old: dict, new: dict) -> list[dict]:
     """Every change from `old` to `new` (two records of one trial), in report order."""
-    ctx = Context(new.get("nct_id") or old.get("nct_id"), set(old.get("unknown") or ()) | set(new.get("unknown") or ()))
+    ctx = Context(
+        new.get("nct_id") or old.get("nct_id") or "", set(old.get("unknown") or ()) | set(new.get("unknown") or ())
+    )
     changes = []
     for spec in SPECS:
         if ctx.is_unknown(spec.path):

@@ -46,8 +46,19 @@ def serve(db_path: str, host: str, port: int) -> int:
         adapted = os.path.join(tmp, "metadata.json")
         with open(adapted, "w", encoding="utf-8") as out:
             json.dump(metadata_for(db_path), out)
-        command = [sys.executable, "-m", "datasette", "serve", db_path, "--metadata", adapted,
-                   "--host", host, "--port", str(port)]
+        command = [
+            sys.executable,
+            "-m",
+            "datasette",
+            "serve",
+            db_path,
+            "--metadata",
+            adapted,
+            "--host",
+            host,
+            "--port",
+            str(port),
+        ]
         process = subprocess.Popen(command)
         signal.signal(signal.SIGTERM, lambda *_: process.terminate())
         try:

@@ -16,9 +16,9 @@ backfill asks only for the version list and the versions it lacks.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Callable, Iterator
 
 from trialwatch.ingest.errors import FetchError, InputError
 from trialwatch.ingest.parse import HISTORY as SOURCE_KIND
@@ -67,14 +67,15 @@ def parse_modules(text: str | None) -> list[str] | None:
         return None
     names = [name.strip() for name in text.split(",") if name.strip()]
     if not names:
-        raise InputError("--modules: name at least one section, e.g. \"Study Status,Outcome Measures\"")
+        raise InputError('--modules: name at least one section, e.g. "Study Status,Outcome Measures"')
     return list(dict.fromkeys(names))
 
 
 def observed_at(entries: list[dict]) -> dict[int, str]:
     """Version → observed_utc: its registry date at 00:00:00 UTC.  Versions dated the same day
     are a second apart, in version order, so the timeline keeps their order however they arrive."""
-    out, seen = {}, {}
+    out: dict[int, str] = {}
+    seen: dict[str, int] = {}
     for entry in sorted(entries, key=lambda e: e["version"]):
         nth = seen.get(entry["date"], 0)
         seen[entry["date"]] = nth + 1
@@ -95,7 +96,8 @@ def choose(entries: list[dict], modules: list[str] | None) -> tuple[list[dict], 
         return [], unmatched
     ends = {entries[0]["version"], entries[-1]["version"]}
     chosen = [
-        entry for entry in entries
+        entry
+        for entry in entries
         if entry["version"] in ends or wanted & {label.casefold() for label in entry["moduleLabels"]}
     ]
     return chosen, unmatched
@@ -132,14 +134,23 @@ def fetch(store, source, plans: list[BackfillPlan]) -> Iterator[tuple[str, int, 
             try:
                 parsed = source.version(result.nct_id, number)
             except (FetchError, InputError) as error:
-                store.record_failure(result.nct_id, source_kind=SOURCE_KIND, source_version=number,
-                                     source_ref=source.version_ref(result.nct_id, number), error=str(error))
+                store.record_failure(
+                    result.nct_id,
+                    source_kind=SOURCE_KIND,
+                    source_version=number,
+                    source_ref=source.version_ref(result.nct_id, number),
+                    error=str(error),
+                )
                 result.failed.append((number, str(error)))
                 yield result.nct_id, number, "failed"
                 continue
             saved = store.save(
-                parsed.record, observed_utc=entry["observed_utc"], source_kind=SOURCE_KIND,
-                source_ref=parsed.source_ref, raw=parsed.raw, source_version=number,
+                parsed.record,
+                observed_utc=entry["observed_utc"],
+                source_kind=SOURCE_KIND,
+                source_ref=parsed.source_ref,
+                raw=parsed.raw,
+                source_version=number,
                 module_labels=entry["moduleLabels"],
             )
             result.fetched[number] = saved.outcome
@@ -147,7 +158,10 @@ def fetch(store, source, plans: list[BackfillPlan]) -> Iterator[tuple[str, int, 
 
 
 def backfill_many(
-    store, source, nct_ids, modules: list[str] | None = None,
+    store,
+    source,
+    nct_ids,
+    modules: list[str] | None = None,
     progress: Callable[[str, int, int], None] | None = None,
 ) -> list[BackfillResult]:
     """Backfill several trials: every version list first (one request each), then the versions
@@ -182,19 +196,27 @@ def summary(results: list[BackfillResult]) -> str:
     """`2 trials: 9 versions fetched (3 new, 4 changed, 2 unchanged), 1 already stored, 0 failed`."""
     count = {outcome: sum(result.count(outcome) for result in results) for outcome in (NEW, CHANGED, UNCHANGED)}
     failed = sum(len(result.failed) for result in results)
-    return (f"{len(results)} trial{'s' if len(results) != 1 else ''}: {sum(count.values())} versions fetched "
-            f"({count[NEW]} new, {count[CHANGED]} changed, {count[UNCHANGED]} unchanged), "
-            f"{sum(len(result.had) for result in results)} already stored, {failed} failed")
+    return (
+        f"{len(results)} trial{'s' if len(results) != 1 else ''}: {sum(count.values())} versions fetched "
+        f"({count[NEW]} new, {count[CHANGED]} changed, {count[UNCHANGED]} unchanged), "
+        f"{sum(len(result.had) for result in results)} already stored, {failed} failed"
+    )
 
 
-def backfill(store, source, nct_id: str, modules: list[str] | None = None,
-             progress: Callable[[str, int, int], None] | None = None) -> BackfillResult:
+def backfill(
+    store,
+    source,
+    nct_id: str,
+    modules: list[str] | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> BackfillResult:
     """Backfill one trial (see `backfill_many`)."""
     return backfill_many(store, source, [nct_id], modules, progress)[0]
 
 
-def backfill_watched(store, source, nct_ids=None,
-                     progress: Callable[[str, int, int], None] | None = None) -> list[BackfillResult]:
+def backfill_watched(
+    store, source, nct_ids=None, progress: Callable[[str, int, int], None] | None = None
+) -> list[BackfillResult]:
     """Backfill the watched trials waiting for it (only these ids, when given); those that
     succeed stop waiting.  Another trial's pending backfill is not touched by a call that names ids."""
     results = backfill_many(store, source, store.watchlist.waiting_for_backfill(nct_ids), progress=progress)

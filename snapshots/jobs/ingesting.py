@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 from trialwatch.ingest.parse import Failed, Parsed
 from trialwatch.snapshots.store.outcomes import FAILED, OUTCOMES
@@ -22,7 +22,9 @@ def ingest(
     counts: Counter = Counter(dict.fromkeys(OUTCOMES, 0))
     for item in items:
         if isinstance(item, Failed):
-            store.record_failure(item.nct_id, source_kind=item.source_kind, source_ref=item.source_ref, error=item.error)
+            store.record_failure(
+                item.nct_id, source_kind=item.source_kind, source_ref=item.source_ref, error=item.error
+            )
             counts[FAILED] += 1
             if on_failed:
                 on_failed(item)
@@ -30,9 +32,14 @@ def ingest(
         for warning in item.warnings:
             if on_warning:
                 on_warning(item, warning)
-        saved = store.save(item.record, observed_utc=None if item.fetched else observed_utc,
-                           source_kind=item.source_kind, source_ref=item.source_ref, raw=item.raw,
-                           warnings=item.warnings)
+        saved = store.save(
+            item.record,
+            observed_utc=None if item.fetched else observed_utc,
+            source_kind=item.source_kind,
+            source_ref=item.source_ref,
+            raw=item.raw,
+            warnings=item.warnings,
+        )
         counts[saved.outcome] += 1
     return counts
 

@@ -12,8 +12,8 @@ keeps its record and the error is reported.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from trialwatch.ingest.errors import InputError
 

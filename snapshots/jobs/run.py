@@ -80,7 +80,8 @@ def _due(store, now: str) -> tuple[list[str], list[str]]:
     Due in full: never checked, not checked for a week, or failed at their latest check.
     """
     cutoff = (datetime.fromisoformat(now) - FULL_CHECK_EVERY).isoformat(timespec="seconds")
-    full, narrowed = [], []
+    full: list[str] = []
+    narrowed: list[str] = []
     for trial in store.runs.watched_checks():
         due = trial.last_ok_utc is None or trial.last_ok_utc < cutoff or trial.last_outcome == FAILED
         (full if due else narrowed).append(trial.nct_id)
@@ -148,8 +149,14 @@ def _refresh_search(store, source, report, search, now, progress) -> set[str]:
         nct_id = item.record["nct_id"]
         seen.add(nct_id)
         if store.watchlist.add([nct_id], search_id=search["id"], backfill=bool(search["backfill"]), now=now):
-            report.new_trials.append({"nct_id": nct_id, "title": item.record.get("title"),
-                                      "status": item.record.get("status"), "search": search["name"]})
+            report.new_trials.append(
+                {
+                    "nct_id": nct_id,
+                    "title": item.record.get("title"),
+                    "status": item.record.get("status"),
+                    "search": search["name"],
+                }
+            )
         _save(store, report, item, progress)
     store.watchlist.search_ran(search["id"], now, len(seen))
     return seen
@@ -164,8 +171,14 @@ def _take(store, items, report, progress) -> None:
 
 
 def _save(store, report, item, progress) -> None:
-    saved = store.save(item.record, source_kind=item.source_kind, source_ref=item.source_ref, raw=item.raw,
-                       run_id=report.run_id, warnings=item.warnings)
+    saved = store.save(
+        item.record,
+        source_kind=item.source_kind,
+        source_ref=item.source_ref,
+        raw=item.raw,
+        run_id=report.run_id,
+        warnings=item.warnings,
+    )
     report.trials_checked += 1
     report.warnings += len(item.warnings)
     if saved.outcome != UNCHANGED:
@@ -176,8 +189,9 @@ def _save(store, report, item, progress) -> None:
 
 
 def _failed(store, report, item) -> None:
-    store.record_failure(item.nct_id, source_kind=item.source_kind, source_ref=item.source_ref, error=item.error,
-                         run_id=report.run_id)
+    store.record_failure(
+        item.nct_id, source_kind=item.source_kind, source_ref=item.source_ref, error=item.error, run_id=report.run_id
+    )
     report.trials_checked += 1
     report.failures.append({"nct_id": item.nct_id, "error": item.error})
 
@@ -186,10 +200,17 @@ def _finish(store, source, report) -> RunReport:
     report.finished_utc = now_utc()
     report.requests = getattr(source, "requests_made", 0)
     store.runs.finish(
-        report.run_id, finished_utc=report.finished_utc, data_timestamp=report.data_timestamp,
-        requests=report.requests, trials_checked=report.trials_checked, snapshots_written=report.snapshots_written,
-        changes=len(report.changes), new_trials=len(report.new_trials), failures=len(report.failures),
-        warnings=report.warnings, exit_status=report.exit_status,
+        report.run_id,
+        finished_utc=report.finished_utc,
+        data_timestamp=report.data_timestamp,
+        requests=report.requests,
+        trials_checked=report.trials_checked,
+        snapshots_written=report.snapshots_written,
+        changes=len(report.changes),
+        new_trials=len(report.new_trials),
+        failures=len(report.failures),
+        warnings=report.warnings,
+        exit_status=report.exit_status,
     )
     return report
 

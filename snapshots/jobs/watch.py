@@ -3,8 +3,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from trialwatch.snapshots.jobs.backfill import BackfillResult, backfill_watched
 
@@ -22,8 +22,9 @@ class Watched:
         return [message for result in self.backfills for _, message in result.failed]
 
 
-def watch_trials(store, nct_ids, *, note=None, backfill=False, history=None,
-                 progress: Callable[[int, int], None] | None = None) -> Watched:
+def watch_trials(
+    store, nct_ids, *, note=None, backfill=False, history=None, progress: Callable[[str, int, int], None] | None = None
+) -> Watched:
     """Watch these trials; with `backfill` (and a `history` source), fetch the registry history
     of these trials now, and of no other: a trial whose backfill fails keeps waiting for the next run."""
     nct_ids = list(dict.fromkeys(nct_ids))

@@ -7,6 +7,8 @@ import io
 import json
 from itertools import groupby
 
+from tabulate import tabulate
+
 from trialwatch.snapshots.changes.diff import CHANGE_KEYS
 
 FORMATS = ("text", "json", "csv", "markdown")
@@ -39,13 +41,9 @@ def table(rows: list[dict], columns: list[str], fmt: str) -> str:
         return out.getvalue()
     cells = [[_cell(row.get(c)) for c in columns] for row in rows]
     if fmt == "markdown":
-        lines = ["| " + " | ".join(columns) + " |", "|" + "|".join("---" for _ in columns) + "|"]
-        lines += ["| " + " | ".join(cell.replace("|", "\\|").replace("\n", " ") for cell in row) + " |" for row in cells]
-        return "\n".join(lines) + "\n"
-    widths = [max([len(c)] + [len(row[i]) for row in cells]) for i, c in enumerate(columns)]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths)).rstrip()]
-    lines += ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in cells]
-    return "\n".join(lines) + "\n"
+        cells = [[cell.replace("|", "\\|").replace("\n", " ") for cell in row] for row in cells]
+        return tabulate(cells, headers=columns, tablefmt="github", disable_numparse=True) + "\n"
+    return tabulate(cells, headers=columns, tablefmt="plain", disable_numparse=True) + "\n"
 
 
 def _groups(changes: list[dict]):
@@ -81,18 +79,25 @@ def render_history(entries: list[dict], fmt: str) -> str:
     rows = []
     for entry in entries:
         enrollment = entry.get("enrollment")
-        source = entry["source_kind"] + (f" v{entry['source_version']}" if entry.get("source_version") is not None else "")
+        source = entry["source_kind"] + (
+            f" v{entry['source_version']}" if entry.get("source_version") is not None else ""
+        )
         if entry.get("source_ref"):
             source += f" ({entry['source_ref']})"
-        rows.append({
-            "observed_at": entry["observed_at"],
-            "last_updated": entry.get("last_updated"),
-            "source": source,
-            "status": entry.get("status"),
-            "enrollment": (f"{enrollment.get('count')}" + (f" {enrollment['type'].lower()}" if enrollment.get("type") else ""))
-            if enrollment else None,
-            "changes": entry.get("change_count"),
-        })
+        rows.append(
+            {
+                "observed_at": entry["observed_at"],
+                "last_updated": entry.get("last_updated"),
+                "source": source,
+                "status": entry.get("status"),
+                "enrollment": (
+                    f"{enrollment.get('count')}" + (f" {enrollment['type'].lower()}" if enrollment.get("type") else "")
+                )
+                if enrollment
+                else None,
+                "changes": entry.get("change_count"),
+            }
+        )
     return table(rows, HISTORY_COLUMNS, fmt)
 
 
@@ -118,8 +123,17 @@ def render_record(record: dict, fmt: str) -> str:
         f"Status:                  {shown('status', record.get('status'))}",
         f"Phases:                  {shown('phases', '/'.join(record.get('phases') or []))}",
         f"Study type:              {shown('study_type', record.get('study_type'))}",
-        "Enrollment:              " + str(shown("enrollment", enrollment and (
-            f"{enrollment.get('count')}" + (f" ({enrollment['type'].lower()})" if enrollment.get("type") else "")))),
+        "Enrollment:              "
+        + str(
+            shown(
+                "enrollment",
+                enrollment
+                and (
+                    f"{enrollment.get('count')}"
+                    + (f" ({enrollment['type'].lower()})" if enrollment.get("type") else "")
+                ),
+            )
+        ),
         f"Start date:              {shown('start_date', _dated(record.get('start_date')))}",
         f"Primary completion date: {shown('primary_completion_date', _dated(record.get('primary_completion_date')))}",
         f"Completion date:         {shown('completion_date', _dated(record.get('completion_date')))}",
@@ -157,25 +171,43 @@ def render_run(report, fmt: str) -> str:
         return ""
     changes = news_order(report.changes)
     if fmt == "json":
-        run = {k: getattr(report, k) for k in ("run_id", "started_utc", "finished_utc", "data_timestamp", "requests",
-                                                "trials_checked", "snapshots_written")}
+        run = {
+            k: getattr(report, k)
+            for k in (
+                "run_id",
+                "started_utc",
+                "finished_utc",
+                "data_timestamp",
+                "requests",
+                "trials_checked",
+                "snapshots_written",
+            )
+        }
         return to_json({"run": run, "new_trials": report.new_trials, "changes": changes, "failures": report.failures})
     markdown = fmt == "markdown"
-    lines = [("# " if markdown else "") + f"trialwatch run {report.started_utc}: {report.trials_checked} checked, "
-             f"{len(report.new_trials)} new, {len(changes)} changes, {len(report.failures)} failed", ""]
+    lines = [
+        ("# " if markdown else "") + f"trialwatch run {report.started_utc}: {report.trials_checked} checked, "
+        f"{len(report.new_trials)} new, {len(changes)} changes, {len(report.failures)} failed",
+        "",
+    ]
     if report.new_trials:
         lines.append("## New trials" if markdown else "New trials")
         for trial in report.new_trials:
-            lines.append(f"{'- ' if markdown else '  '}{trial['nct_id']}  {trial['title']} ({trial['status']}; "
-                         f"matches {trial['search']!r})")
+            lines.append(
+                f"{'- ' if markdown else '  '}{trial['nct_id']}  {trial['title']} ({trial['status']}; "
+                f"matches {trial['search']!r})"
+            )
         lines.append("")
     if changes:
         lines.append("## Changes" if markdown else "Changes")
         for nct_id, group in groupby(changes, key=lambda c: c["nct_id"]):
             lines.append(f"### {nct_id}" if markdown else f"  {nct_id}")
             for change in group:
-                lines.append(f"- **{change['severity']}** · {change['summary']}" if markdown
-                             else f"    {change['severity']:<8}  {change['summary']}")
+                lines.append(
+                    f"- **{change['severity']}** · {change['summary']}"
+                    if markdown
+                    else f"    {change['severity']:<8}  {change['summary']}"
+                )
         lines.append("")
     if report.failures:
         lines.append("## Failed" if markdown else "Failed")

@@ -233,9 +233,12 @@ def m003_datasette(db):
     # Search text on trials, kept current by Store._refresh_trial (store.TRIAL_COLUMNS).
     for column in ("conditions", "keywords", "interventions", "sponsor"):
         db.execute(f"ALTER TABLE trials ADD COLUMN {column} TEXT")
+
     def joined(path: str, value: str = "j.value") -> str:
-        return (f"(SELECT group_concat({value}, '; ') FROM snapshots s, json_each(s.record, '$.{path}') j "
-                f"WHERE s.id = {_newest_carrying(path)})")
+        return (
+            f"(SELECT group_concat({value}, '; ') FROM snapshots s, json_each(s.record, '$.{path}') j "
+            f"WHERE s.id = {_newest_carrying(path)})"
+        )
 
     names = joined("interventions", value="json_extract(j.value, '$.name')")
     db.execute(

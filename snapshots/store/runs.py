@@ -11,8 +11,18 @@ from dataclasses import dataclass
 from trialwatch.snapshots.store.outcomes import FAILED
 
 # The columns a finished run fills, in the order `finish` takes them.
-RUN_FIGURES = ("finished_utc", "data_timestamp", "requests", "trials_checked", "snapshots_written", "changes",
-               "new_trials", "failures", "warnings", "exit_status")
+RUN_FIGURES = (
+    "finished_utc",
+    "data_timestamp",
+    "requests",
+    "trials_checked",
+    "snapshots_written",
+    "changes",
+    "new_trials",
+    "failures",
+    "warnings",
+    "exit_status",
+)
 _FINISH = f"UPDATE runs SET {', '.join(f'{name} = ?' for name in RUN_FIGURES)} WHERE id = ?"
 
 
@@ -31,8 +41,9 @@ class RunLog:
 
     def start(self, started_utc: str, forced: bool) -> int:
         with self.db.atomic():
-            return self.db.execute("INSERT INTO runs (started_utc, forced) VALUES (?, ?)",
-                                   [started_utc, int(forced)]).lastrowid
+            return self.db.execute(
+                "INSERT INTO runs (started_utc, forced) VALUES (?, ?)", [started_utc, int(forced)]
+            ).lastrowid
 
     def finish(self, run_id: int, **figures) -> None:
         """Fill the run's row: every name of RUN_FIGURES, as keyword arguments."""
@@ -49,9 +60,13 @@ class RunLog:
 
     def watched_checks(self) -> list[WatchedCheck]:
         """Every watched trial with its last good check and its last outcome, by NCT id."""
-        return [WatchedCheck(*row) for row in self.db.execute(
-            "SELECT w.nct_id, "
-            "(SELECT max(checked_utc) FROM checks c WHERE c.nct_id = w.nct_id AND c.outcome != ?), "
-            "(SELECT outcome FROM checks c WHERE c.nct_id = w.nct_id ORDER BY c.id DESC LIMIT 1) "
-            "FROM watchlist w ORDER BY w.nct_id", [FAILED]
-        )]
+        return [
+            WatchedCheck(*row)
+            for row in self.db.execute(
+                "SELECT w.nct_id, "
+                "(SELECT max(checked_utc) FROM checks c WHERE c.nct_id = w.nct_id AND c.outcome != ?), "
+                "(SELECT outcome FROM checks c WHERE c.nct_id = w.nct_id ORDER BY c.id DESC LIMIT 1) "
+                "FROM watchlist w ORDER BY w.nct_id",
+                [FAILED],
+            )
+        ]

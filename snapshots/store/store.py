@@ -12,11 +12,11 @@ import os
 import sqlite3
 import zlib
 from dataclasses import dataclass, field
+from typing import Any
 
 import sqlite_utils
 
 from trialwatch.ingest.record import canonical_json, hash_canonical
-
 from trialwatch.snapshots.changes.dates import now_utc
 from trialwatch.snapshots.changes.diff import diff_records, sort_key
 from trialwatch.snapshots.store.migrations import migrate
@@ -48,8 +48,14 @@ TRIAL_COLUMNS = {
     "enrollment_type": ("enrollment.type", lambda r: (r.get("enrollment") or {}).get("type")),
     "start_date": ("start_date", lambda r: (r.get("start_date") or {}).get("date")),
     "start_date_type": ("start_date.type", lambda r: (r.get("start_date") or {}).get("type")),
-    "primary_completion_date": ("primary_completion_date", lambda r: (r.get("primary_completion_date") or {}).get("date")),
-    "primary_completion_date_type": ("primary_completion_date.type", lambda r: (r.get("primary_completion_date") or {}).get("type")),
+    "primary_completion_date": (
+        "primary_completion_date",
+        lambda r: (r.get("primary_completion_date") or {}).get("date"),
+    ),
+    "primary_completion_date_type": (
+        "primary_completion_date.type",
+        lambda r: (r.get("primary_completion_date") or {}).get("type"),
+    ),
     "completion_date": ("completion_date", lambda r: (r.get("completion_date") or {}).get("date")),
     "completion_date_type": ("completion_date.type", lambda r: (r.get("completion_date") or {}).get("type")),
     "last_updated": ("last_updated", lambda r: r.get("last_updated")),
@@ -57,8 +63,12 @@ TRIAL_COLUMNS = {
     # Search text (migration m003: trials_fts), lists "; "-joined.
     "conditions": ("conditions", lambda r: "; ".join(map(str, r.get("conditions") or [])) or None),
     "keywords": ("keywords", lambda r: "; ".join(map(str, r.get("keywords") or [])) or None),
-    "interventions": ("interventions", lambda r: "; ".join(
-        i["name"] for i in r.get("interventions") or [] if isinstance(i, dict) and i.get("name")) or None),
+    "interventions": (
+        "interventions",
+        lambda r: (
+            "; ".join(i["name"] for i in r.get("interventions") or [] if isinstance(i, dict) and i.get("name")) or None
+        ),
+    ),
     "sponsor": ("lead_sponsor.name", lambda r: (r.get("lead_sponsor") or {}).get("name")),
 }
 JSON_CHANGE_COLUMNS = ("old", "new", "lines_added", "lines_removed")
@@ -122,7 +132,8 @@ def _insert_sql(table: str, columns: tuple) -> str:
     sql = _INSERTS.get((table, columns))
     if sql is None:
         sql = _INSERTS[(table, columns)] = (
-            f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})")
+            f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})"
+        )
     return sql
 
 
@@ -146,7 +157,7 @@ class Store:
             # syncs the same data in fewer, larger writes.
             self.db.execute(f"PRAGMA wal_autocheckpoint = {WAL_CHECKPOINT_PAGES}")
             self.db.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
-            self._zstd = None
+            self._zstd: Any = None  # a zstandard.ZstdCompressor, made on first use
             migrate(self.db)
             self.watchlist = Watchlist(self.db)
             self.runs = RunLog(self.db)
@@ -197,27 +208,58 @@ class Store:
                 execute("UPDATE changes SET observed_utc = ? WHERE snapshot_id = ?", [observed_utc, after["id"]])
                 result = Saved(nct_id, UNCHANGED, after["id"])
             else:
-                first = not before and not after and not record.get("unknown") and self._insert_trial(
-                    nct_id, record, observed_utc, checked_utc)
+                first = (
+                    not before
+                    and not after
+                    and not record.get("unknown")
+                    and self._insert_trial(nct_id, record, observed_utc, checked_utc)
+                )
                 if not first:
                     self._ensure_trial(nct_id, observed_utc)
                 changes = diff_records(self._record(before["id"]), record) if before else []
                 for change in changes:
                     change["observed_at"] = observed_utc
                 stored_raw, raw_encoding = self._compress(raw) if raw is not None else (None, None)
-                snapshot_id = execute(_SNAPSHOT_INSERT, (
-                    nct_id, observed_utc, record.get("last_updated"), record.get("status"), source_kind, source_ref,
-                    source_version, json.dumps(module_labels) if module_labels is not None else None, digest, text,
-                    stored_raw, raw_encoding, len(changes),
-                )).lastrowid
+                snapshot_id = execute(
+                    _SNAPSHOT_INSERT,
+                    (
+                        nct_id,
+                        observed_utc,
+                        record.get("last_updated"),
+                        record.get("status"),
+                        source_kind,
+                        source_ref,
+                        source_version,
+                        json.dumps(module_labels) if module_labels is not None else None,
+                        digest,
+                        text,
+                        stored_raw,
+                        raw_encoding,
+                        len(changes),
+                    ),
+                ).lastrowid
+                assert snapshot_id is not None  # an INSERT into a rowid table
                 self._insert_changes(snapshot_id, observed_utc, changes)
                 if after:
                     self._rediff(after, record)
                 elif not record.get("unknown"):
                     newest = (snapshot_id, record, observed_utc, bool(changes))
                 result = Saved(nct_id, CHANGED if before else NEW, snapshot_id, changes)
-            execute(_CHECK_INSERT, (nct_id, checked_utc, source_kind, source_ref, source_version, result.outcome,
-                                    result.snapshot_id, None, _warnings_text(warnings), run_id))
+            execute(
+                _CHECK_INSERT,
+                (
+                    nct_id,
+                    checked_utc,
+                    source_kind,
+                    source_ref,
+                    source_version,
+                    result.outcome,
+                    result.snapshot_id,
+                    None,
+                    _warnings_text(warnings),
+                    run_id,
+                ),
+            )
             if before and result.snapshot_id == before["id"]:
                 # Unchanged: the timeline is as it was; only the time of the check is new.
                 execute("UPDATE trials SET last_checked_utc = ? WHERE nct_id = ?", [checked_utc, nct_id])
@@ -228,28 +270,54 @@ class Store:
         return result
 
     def record_failure(
-        self, nct_id: str | None, *, source_kind: str, source_ref: str | None, error: str,
-        run_id: int | None = None, checked_utc: str | None = None, source_version: int | None = None,
+        self,
+        nct_id: str | None,
+        *,
+        source_kind: str,
+        source_ref: str | None,
+        error: str,
+        run_id: int | None = None,
+        checked_utc: str | None = None,
+        source_version: int | None = None,
     ) -> None:
         """A check that failed: why, and of what; nothing else is written."""
         with self.db.atomic():
-            self.db.conn.execute(_CHECK_INSERT, (nct_id, checked_utc or now_utc(), source_kind, source_ref,
-                                                 source_version, FAILED, None, error, None, run_id))
+            self.db.conn.execute(
+                _CHECK_INSERT,
+                (
+                    nct_id,
+                    checked_utc or now_utc(),
+                    source_kind,
+                    source_ref,
+                    source_version,
+                    FAILED,
+                    None,
+                    error,
+                    None,
+                    run_id,
+                ),
+            )
 
     def _neighbour(self, nct_id: str, observed_utc: str, *, before: bool):
         """The snapshot just before (or after) `observed_utc` on the trial's timeline: id and hash
         (the record, a large read, only when it is needed: `_record`)."""
         if before:
-            sql = ("SELECT id, content_hash FROM snapshots WHERE nct_id = ? AND observed_utc <= ? "
-                   "ORDER BY observed_utc DESC, id DESC LIMIT 1")
+            sql = (
+                "SELECT id, content_hash FROM snapshots WHERE nct_id = ? AND observed_utc <= ? "
+                "ORDER BY observed_utc DESC, id DESC LIMIT 1"
+            )
         else:
-            sql = ("SELECT id, content_hash FROM snapshots WHERE nct_id = ? AND observed_utc > ? "
-                   "ORDER BY observed_utc, id LIMIT 1")
+            sql = (
+                "SELECT id, content_hash FROM snapshots WHERE nct_id = ? AND observed_utc > ? "
+                "ORDER BY observed_utc, id LIMIT 1"
+            )
         row = self.db.conn.execute(sql, [nct_id, observed_utc]).fetchone()
         return {"id": row[0], "content_hash": row[1]} if row else None
 
     def _record(self, snapshot_id: int) -> dict:
-        return json.loads(self.db.conn.execute("SELECT record FROM snapshots WHERE id = ?", [snapshot_id]).fetchone()[0])
+        return json.loads(
+            self.db.conn.execute("SELECT record FROM snapshots WHERE id = ?", [snapshot_id]).fetchone()[0]
+        )
 
     def _compress(self, raw: bytes) -> tuple[bytes, str]:
         if self._zstd is None:
@@ -262,8 +330,13 @@ class Store:
         """A new trial's row, whole, from its first record: one insert, so its search text is
         indexed once.  False (nothing written) if the trial has a row already."""
         values = {column: read(record) for column, (_, read) in TRIAL_COLUMNS.items()}
-        values.update(nct_id=nct_id, first_seen_utc=observed_utc, last_checked_utc=checked_utc,
-                      last_changed_utc=observed_utc, snapshot_count=1)
+        values.update(
+            nct_id=nct_id,
+            first_seen_utc=observed_utc,
+            last_checked_utc=checked_utc,
+            last_changed_utc=observed_utc,
+            snapshot_count=1,
+        )
         sql = _insert_sql("trials", tuple(values)).replace("INSERT", "INSERT OR IGNORE", 1)
         return self.db.conn.execute(sql, tuple(values.values())).rowcount == 1
 
@@ -303,20 +376,25 @@ class Store:
         changed = 0
         with self.db.atomic():
             previous = None
-            for row in list(self.db.query(
-                "SELECT id, nct_id, observed_utc, source_kind, source_ref, raw, raw_encoding, record, content_hash "
-                "FROM snapshots WHERE nct_id = ? ORDER BY observed_utc, id", [nct_id],
-            )):
+            for row in list(
+                self.db.query(
+                    "SELECT id, nct_id, observed_utc, source_kind, source_ref, raw, raw_encoding, record, content_hash "
+                    "FROM snapshots WHERE nct_id = ? ORDER BY observed_utc, id",
+                    [nct_id],
+                )
+            ):
                 row["raw"] = decode_raw(row.pop("raw"), row.pop("raw_encoding"))
                 row["record"] = json.loads(row["record"])
                 record = remake(row)
                 text = canonical_json(record)
                 digest = hash_canonical(text)
                 changed += digest != row["content_hash"]
-                changes = diff_records(previous, record) if previous is not None else []
+                changes: list[dict] = diff_records(previous, record) if previous is not None else []
                 self.db.execute(
                     "UPDATE snapshots SET record = ?, content_hash = ?, status = ?, last_updated = ?, change_count = ? "
-                    "WHERE id = ?", [text, digest, record.get("status"), record.get("last_updated"), len(changes), row["id"]])
+                    "WHERE id = ?",
+                    [text, digest, record.get("status"), record.get("last_updated"), len(changes), row["id"]],
+                )
                 self.db.execute("DELETE FROM changes WHERE snapshot_id = ?", [row["id"]])
                 self._insert_changes(row["id"], row["observed_utc"], changes)
                 previous = record
@@ -324,7 +402,7 @@ class Store:
             self._refresh_trial(nct_id, checked[0] if checked else None)
         return changed
 
-    def _refresh_trial(self, nct_id: str, checked_utc: str, *, newest: tuple | None = None) -> None:
+    def _refresh_trial(self, nct_id: str, checked_utc: str | None, *, newest: tuple | None = None) -> None:
         """The trial's current row: each column from the newest snapshot whose source carries it.
 
         `newest`: (snapshot id, record, observed_utc, has change rows) of a snapshot just added
@@ -333,15 +411,20 @@ class Store:
         """
         if newest is not None:
             snapshot_id, record, observed_utc, changed = newest
-            values = {column: read(record) for column, (_, read) in TRIAL_COLUMNS.items()}
+            row = {column: read(record) for column, (_, read) in TRIAL_COLUMNS.items()}
             count, first_seen = self.db.conn.execute(
-                "SELECT count(*), min(observed_utc) FROM snapshots WHERE nct_id = ?", [nct_id]).fetchone()
-            values.update(snapshot_count=count, first_seen_utc=first_seen, latest_snapshot_id=snapshot_id,
-                          last_checked_utc=checked_utc)
+                "SELECT count(*), min(observed_utc) FROM snapshots WHERE nct_id = ?", [nct_id]
+            ).fetchone()
+            row.update(
+                snapshot_count=count,
+                first_seen_utc=first_seen,
+                latest_snapshot_id=snapshot_id,
+                last_checked_utc=checked_utc,
+            )
             if changed or count == 1:
-                values["last_changed_utc"] = observed_utc
-            assignments = ", ".join(f"{column} = ?" for column in values)
-            self.db.conn.execute(f"UPDATE trials SET {assignments} WHERE nct_id = ?", [*values.values(), nct_id])
+                row["last_changed_utc"] = observed_utc
+            assignments = ", ".join(f"{column} = ?" for column in row)
+            self.db.conn.execute(f"UPDATE trials SET {assignments} WHERE nct_id = ?", [*row.values(), nct_id])
             return
         values: dict = {}
         latest_id = None
@@ -363,8 +446,11 @@ class Store:
             [nct_id],
         ).fetchone()
         values.update(
-            snapshot_count=stats[0], first_seen_utc=stats[1], last_changed_utc=stats[2] or stats[1],
-            latest_snapshot_id=latest_id, last_checked_utc=checked_utc,
+            snapshot_count=stats[0],
+            first_seen_utc=stats[1],
+            last_changed_utc=stats[2] or stats[1],
+            latest_snapshot_id=latest_id,
+            last_checked_utc=checked_utc,
         )
         assignments = ", ".join(f"{column} = ?" for column in values)
         self.db.execute(f"UPDATE trials SET {assignments} WHERE nct_id = ?", [*values.values(), nct_id])
@@ -374,10 +460,15 @@ class Store:
     def versions_had(self, nct_id: str, source_kind: str) -> set[int]:
         """Registry versions of a trial already read from `source_kind`: stored as snapshots, or
         checked and found equal to one."""
-        return {row[0] for row in self.db.execute(
-            "SELECT source_version FROM snapshots WHERE nct_id = ? AND source_kind = ? AND source_version IS NOT NULL "
-            "UNION SELECT source_version FROM checks WHERE nct_id = ? AND source_kind = ? AND outcome != ? "
-            "AND source_version IS NOT NULL", [nct_id, source_kind, nct_id, source_kind, FAILED])}
+        return {
+            row[0]
+            for row in self.db.execute(
+                "SELECT source_version FROM snapshots WHERE nct_id = ? AND source_kind = ? AND source_version IS NOT NULL "
+                "UNION SELECT source_version FROM checks WHERE nct_id = ? AND source_kind = ? AND outcome != ? "
+                "AND source_version IS NOT NULL",
+                [nct_id, source_kind, nct_id, source_kind, FAILED],
+            )
+        }
 
     def trial_ids(self) -> list[str]:
         return [row[0] for row in self.db.execute("SELECT nct_id FROM trials ORDER BY nct_id")]
@@ -407,7 +498,13 @@ class Store:
         return json.loads(row[0]) if row else None
 
     def changes(
-        self, nct_ids=None, *, since: str | None = None, categories=None, severities=None, newest_first=False,
+        self,
+        nct_ids=None,
+        *,
+        since: str | None = None,
+        categories=None,
+        severities=None,
+        newest_first=False,
     ) -> list[dict]:
         """Stored changes as change dicts (the keys of diff.CHANGE_KEYS), grouped by snapshot."""
         where, params = [], []
@@ -419,8 +516,10 @@ class Store:
             where.append("observed_utc >= ?")
             params.append(since)
         order = "DESC" if newest_first else ""
-        sql = "SELECT * FROM changes" + (" WHERE " + " AND ".join(where) if where else "") + (
-            f" ORDER BY observed_utc {order}, snapshot_id {order}, id"
+        sql = (
+            "SELECT * FROM changes"
+            + (" WHERE " + " AND ".join(where) if where else "")
+            + (f" ORDER BY observed_utc {order}, snapshot_id {order}, id")
         )
         rows = [self._change_dict(row) for row in self.db.query(sql, params)]
         # Within one snapshot: status, dates and enrollment first.
@@ -432,9 +531,24 @@ class Store:
     @staticmethod
     def _change_dict(row: dict) -> dict:
         out = {"nct_id": row["nct_id"], "observed_at": row["observed_utc"], "snapshot_id": row["snapshot_id"]}
-        for key in ("category", "severity", "field", "item", "kind", "old", "new", "summary", "shift_days",
-                    "old_type", "new_type", "became_actual", "precision_changed", "percent_change",
-                    "lines_added", "lines_removed"):
+        for key in (
+            "category",
+            "severity",
+            "field",
+            "item",
+            "kind",
+            "old",
+            "new",
+            "summary",
+            "shift_days",
+            "old_type",
+            "new_type",
+            "became_actual",
+            "precision_changed",
+            "percent_change",
+            "lines_added",
+            "lines_removed",
+        ):
             value = row[key]
             if key in JSON_CHANGE_COLUMNS and value is not None:
                 value = json.loads(value)

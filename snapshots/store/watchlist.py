@@ -35,14 +35,17 @@ class Watchlist:
                 if row is None:
                     self.db.execute(
                         "INSERT INTO watchlist (nct_id, added_utc, note, search_id, backfill) VALUES (?, ?, ?, ?, ?)",
-                        [nct_id, now, note, search_id, BACKFILL_WAITING if backfill else None])
+                        [nct_id, now, note, search_id, BACKFILL_WAITING if backfill else None],
+                    )
                     added.append(nct_id)
                     continue
                 if note is not None:
                     self.db.execute("UPDATE watchlist SET note = ? WHERE nct_id = ?", [note, nct_id])
                 if backfill:
-                    self.db.execute("UPDATE watchlist SET backfill = ? WHERE nct_id = ? AND backfill IS NOT ?",
-                                    [BACKFILL_WAITING, nct_id, BACKFILL_DONE])
+                    self.db.execute(
+                        "UPDATE watchlist SET backfill = ? WHERE nct_id = ? AND backfill IS NOT ?",
+                        [BACKFILL_WAITING, nct_id, BACKFILL_DONE],
+                    )
         return added
 
     def remove(self, nct_ids) -> None:
@@ -62,18 +65,24 @@ class Watchlist:
 
     def trials(self) -> list[dict]:
         """The watchlist with each trial's current title and status."""
-        return list(self.db.query(
-            "SELECT w.nct_id, t.title, t.status, w.note, s.name AS search, w.added_utc, t.last_checked_utc "
-            "FROM watchlist w LEFT JOIN trials t ON t.nct_id = w.nct_id LEFT JOIN searches s ON s.id = w.search_id "
-            "ORDER BY w.nct_id"
-        ))
+        return list(
+            self.db.query(
+                "SELECT w.nct_id, t.title, t.status, w.note, s.name AS search, w.added_utc, t.last_checked_utc "
+                "FROM watchlist w LEFT JOIN trials t ON t.nct_id = w.nct_id LEFT JOIN searches s ON s.id = w.search_id "
+                "ORDER BY w.nct_id"
+            )
+        )
 
     # -- backfill ------------------------------------------------------------------------
 
     def waiting_for_backfill(self, nct_ids=None) -> list[str]:
         """Watched trials waiting for their registry history (of these ids, when given)."""
-        waiting = [row[0] for row in self.db.execute(
-            "SELECT nct_id FROM watchlist WHERE backfill = ? ORDER BY nct_id", [BACKFILL_WAITING])]
+        waiting = [
+            row[0]
+            for row in self.db.execute(
+                "SELECT nct_id FROM watchlist WHERE backfill = ? ORDER BY nct_id", [BACKFILL_WAITING]
+            )
+        ]
         return waiting if nct_ids is None else [n for n in waiting if n in set(nct_ids)]
 
     def backfilled(self, nct_id: str) -> None:
@@ -91,8 +100,10 @@ class Watchlist:
         if self.db.execute("SELECT 1 FROM searches WHERE name = ?", [name]).fetchone():
             raise WatchError(f"a saved search is already called {name!r}")
         with self.db.atomic():
-            cursor = self.db.execute("INSERT INTO searches (name, query, added_utc, backfill) VALUES (?, ?, ?, ?)",
-                                     [name, query, now or now_utc(), int(backfill)])
+            cursor = self.db.execute(
+                "INSERT INTO searches (name, query, added_utc, backfill) VALUES (?, ?, ?, ?)",
+                [name, query, now or now_utc(), int(backfill)],
+            )
         return cursor.lastrowid
 
     def remove_search(self, name: str) -> None:
@@ -104,10 +115,14 @@ class Watchlist:
             self.db.execute("DELETE FROM searches WHERE id = ?", [row[0]])
 
     def searches(self) -> list[dict]:
-        return list(self.db.query(
-            "SELECT id, name, query, backfill, added_utc, last_run_utc, last_match_count FROM searches ORDER BY name"))
+        return list(
+            self.db.query(
+                "SELECT id, name, query, backfill, added_utc, last_run_utc, last_match_count FROM searches ORDER BY name"
+            )
+        )
 
     def search_ran(self, search_id: int, now: str, match_count: int) -> None:
         with self.db.atomic():
-            self.db.execute("UPDATE searches SET last_run_utc = ?, last_match_count = ? WHERE id = ?",
-                            [now, match_count, search_id])
+            self.db.execute(
+                "UPDATE searches SET last_run_utc = ?, last_match_count = ? WHERE id = ?", [now, match_count, search_id]
+            )

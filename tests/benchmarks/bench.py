@@ -80,9 +80,10 @@ def load_templates() -> list[tuple[str, bytes]]:
 def size_weights(sizes: list[int], mean: float = TARGET_MEAN) -> list[float]:
     """Weights ∝ size^-a, `a` chosen so the weighted mean size is `mean`: the small records
     (most of the registry) often, the big ones with results now and then."""
+
     def weighted_mean(a):
         weights = [size**-a for size in sizes]
-        return sum(w * s for w, s in zip(weights, sizes)) / sum(weights)
+        return sum(w * s for w, s in zip(weights, sizes, strict=True)) / sum(weights)
 
     low, high = 0.0, 8.0
     for _ in range(80):
@@ -95,7 +96,9 @@ def changed_study(data: bytes) -> bytes:
     """The study with its status and enrollment changed (as a registry update would)."""
     study = json.loads(data)
     status = study["protocolSection"]["statusModule"]
-    status["overallStatus"] = "ACTIVE_NOT_RECRUITING" if status.get("overallStatus") != "ACTIVE_NOT_RECRUITING" else "COMPLETED"
+    status["overallStatus"] = (
+        "ACTIVE_NOT_RECRUITING" if status.get("overallStatus") != "ACTIVE_NOT_RECRUITING" else "COMPLETED"
+    )
     design = study["protocolSection"].setdefault("designModule", {})
     enrollment = design.setdefault("enrollmentInfo", {"type": "ESTIMATED"})
     enrollment["count"] = int(enrollment.get("count") or 0) + 25
@@ -112,8 +115,10 @@ def build_corpus(workdir: Path, trials: int, changed_fraction: float) -> dict:
     changed = set(rng.sample(range(trials), round(trials * changed_fraction)))
     raw_bytes = 0
     changed_ids = []
-    with zipfile.ZipFile(workdir / "corpus.zip", "w", zipfile.ZIP_DEFLATED) as first, \
-            zipfile.ZipFile(workdir / "corpus2.zip", "w", zipfile.ZIP_DEFLATED) as second:
+    with (
+        zipfile.ZipFile(workdir / "corpus.zip", "w", zipfile.ZIP_DEFLATED) as first,
+        zipfile.ZipFile(workdir / "corpus2.zip", "w", zipfile.ZIP_DEFLATED) as second,
+    ):
         for number, pick in enumerate(picks):
             old_id, template = templates[pick]
             nct_id = f"NCT{FIRST_ID + number:08d}"
@@ -198,9 +203,13 @@ def run_cli(args: list[str], cwd: Path, *, sample: bool = False) -> dict:
     code = process.returncode = os.waitstatus_to_exitcode(status)
     if code != 0:
         raise SystemExit(f"trialwatch {' '.join(args)} exited {code}: {err.read_text()[-2000:]}")
-    return {"wall_s": wall, "peak_rss_mb": max(usage.ru_maxrss, peak_tree) / 1024,
-            "peak_rss_largest_process_mb": usage.ru_maxrss / 1024,
-            "stderr": err.read_text().strip()[-300:], "stdout": out.read_text()}
+    return {
+        "wall_s": wall,
+        "peak_rss_mb": max(usage.ru_maxrss, peak_tree) / 1024,
+        "peak_rss_largest_process_mb": usage.ru_maxrss / 1024,
+        "stderr": err.read_text().strip()[-300:],
+        "stdout": out.read_text(),
+    }
 
 
 def db_stats(db: Path) -> dict:
@@ -211,10 +220,11 @@ def db_stats(db: Path) -> dict:
     pages = conn.execute("PRAGMA page_count").fetchone()[0]
     free = conn.execute("PRAGMA freelist_count").fetchone()[0]
     by_name = dict(conn.execute("SELECT name, sum(pgsize) FROM dbstat GROUP BY name").fetchall())
-    columns = conn.execute(
-        "SELECT count(*), sum(length(record)), sum(length(raw)) FROM snapshots").fetchone()
-    counts = {table: conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
-              for table in ("trials", "snapshots", "checks", "changes")}
+    columns = conn.execute("SELECT count(*), sum(length(record)), sum(length(raw)) FROM snapshots").fetchone()
+    counts = {
+        table: conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+        for table in ("trials", "snapshots", "checks", "changes")
+    }
     conn.close()
     return {
         "bytes": (pages - free) * page_size,
@@ -229,10 +239,14 @@ def db_stats(db: Path) -> dict:
 def import_corpus(workdir: Path, corpus: str, observed: str, trials: int) -> dict:
     run = run_cli(["ingest", corpus, "--observed-at", observed], workdir, sample=True)
     stats = db_stats(workdir / "bench.db")
-    return {"wall_s": round(run["wall_s"], 2), "trials_per_s": round(trials / run["wall_s"]),
-            "peak_rss_mb": round(run["peak_rss_mb"], 1),
-            "peak_rss_largest_process_mb": round(run["peak_rss_largest_process_mb"], 1),
-            "summary": run["stderr"], "db": stats}
+    return {
+        "wall_s": round(run["wall_s"], 2),
+        "trials_per_s": round(trials / run["wall_s"]),
+        "peak_rss_mb": round(run["peak_rss_mb"], 1),
+        "peak_rss_largest_process_mb": round(run["peak_rss_largest_process_mb"], 1),
+        "summary": run["stderr"],
+        "db": stats,
+    }
 
 
 def median_ms(func, repeat: int) -> float:
@@ -251,9 +265,13 @@ def measure_parse(workdir: Path, sample: int) -> dict:
     datas = members(workdir / "corpus.zip", sample)
     loads_rate = best_rate(json.loads, datas)
     parse_rate = best_rate(lambda data: parse_bytes(data, "x.json"), datas)
-    return {"records": len(datas), "mean_bytes": round(sum(map(len, datas)) / len(datas)),
-            "json_loads_per_s": round(loads_rate), "parse_map_per_s": round(parse_rate),
-            "times_json_loads": round(loads_rate / parse_rate, 2)}
+    return {
+        "records": len(datas),
+        "mean_bytes": round(sum(map(len, datas)) / len(datas)),
+        "json_loads_per_s": round(loads_rate),
+        "parse_map_per_s": round(parse_rate),
+        "times_json_loads": round(loads_rate / parse_rate, 2),
+    }
 
 
 def measure_imports(workdir: Path, corpus: dict, loads_rate: float) -> dict:
@@ -276,8 +294,14 @@ def measure_imports(workdir: Path, corpus: dict, loads_rate: float) -> dict:
     second["bytes_per_unchanged"] = round(per_unchanged, 1)
     second["bytes_per_changed"] = round((second["growth_bytes"] - (trials - changed) * per_unchanged) / max(changed, 1))
     second["record_raw_bytes_per_changed"] = round(
-        (second["db"]["record_bytes"] + second["db"]["raw_bytes"] - first["db"]["record_bytes"] - first["db"]["raw_bytes"])
-        / max(changed, 1))
+        (
+            second["db"]["record_bytes"]
+            + second["db"]["raw_bytes"]
+            - first["db"]["record_bytes"]
+            - first["db"]["raw_bytes"]
+        )
+        / max(changed, 1)
+    )
     return {"first_import": first, "second_import": second, "unchanged_import": third}
 
 
@@ -288,8 +312,9 @@ def measure_reads(workdir: Path, nct_id: str, repeat: int) -> dict:
     whole = {}
     for command in ("diff", "history"):
         run_cli([command, nct_id], workdir)  # warm the page cache
-        whole[command] = round(statistics.median(
-            run_cli([command, nct_id], workdir)["wall_s"] * 1000 for _ in range(repeat)), 1)
+        whole[command] = round(
+            statistics.median(run_cli([command, nct_id], workdir)["wall_s"] * 1000 for _ in range(repeat)), 1
+        )
     store = Store(str(workdir / "bench.db"), create=False)
     out = {
         "trial": nct_id,
@@ -316,8 +341,10 @@ def edited_copy(record: dict) -> dict:
     del sites[10:20]
     for site in sites[100:400:3]:
         site["status"] = "COMPLETED"
-    sites.extend({"facility": f"New Site {n}", "city": "Lyon", "state": None, "country": "France",
-                  "status": "RECRUITING"} for n in range(5))
+    sites.extend(
+        {"facility": f"New Site {n}", "city": "Lyon", "state": None, "country": "France", "status": "RECRUITING"}
+        for n in range(5)
+    )
     new["eligibility"]["exclusion"].append("Participation in another trial within 30 days")
     return new
 
@@ -326,15 +353,19 @@ def measure_largest_diff(repeat: int) -> dict:
     record = map_study(json.loads((STUDIES / f"{LARGEST}.json").read_bytes()))
     new = edited_copy(record)
     changes = diff_records(record, new)
-    return {"trial": LARGEST, "sites": len(record["locations"]), "changes": len(changes),
-            "ms": median_ms(lambda: diff_records(record, new), repeat)}
+    return {
+        "trial": LARGEST,
+        "sites": len(record["locations"]),
+        "changes": len(changes),
+        "ms": median_ms(lambda: diff_records(record, new), repeat),
+    }
 
 
 def measure_watchlist(workdir: Path, count: int) -> dict:
+    from registry_server import RegistryServer, synthetic_studies
     from trialwatch.ingest.http import Registry
     from trialwatch.ingest.parse import Parsed
     from trialwatch.ingest.registry import fetch_trials
-    from registry_server import RegistryServer, synthetic_studies
     from trialwatch.snapshots.store.store import Store
 
     template = json.loads((STUDIES / "NCT03418623.json").read_bytes())  # a small real record
@@ -354,8 +385,13 @@ def measure_watchlist(workdir: Path, count: int) -> dict:
     store.close()
     ok = sum(isinstance(item, Parsed) for item in fetched)
     assert ok == count, f"{count - ok} of {count} watched trials not fetched"
-    return {"trials": count, "requests": requests, "server_hits": hits, "fetch_s": round(fetch_s, 2),
-            "fetch_and_store_s": round(total_s, 2)}
+    return {
+        "trials": count,
+        "requests": requests,
+        "server_hits": hits,
+        "fetch_s": round(fetch_s, 2),
+        "fetch_and_store_s": round(total_s, 2),
+    }
 
 
 # -- the report --------------------------------------------------------------------------
@@ -388,28 +424,51 @@ def table(report: dict) -> str:
     first, second, third = i["first_import"], i["second_import"], i["unchanged_import"]
     mb = 1024 * 1024
     rows = [
-        ("corpus", f"{c['trials']:,} trials, mean {c['mean_bytes']:,} B, raw JSON {c['raw_json_bytes'] / mb:,.0f} MiB, "
-                   f"zip {c['zip_bytes'] / mb:,.0f} MiB, {c['records_with_results_percent']}% with results"),
-        ("1 parse", f"json.loads {p['json_loads_per_s']:,}/s; parse+map {p['parse_map_per_s']:,}/s "
-                    f"({p['times_json_loads']}x json.loads)"),
-        ("2 first import", f"{first['wall_s']} s, {first['trials_per_s']:,} trials/s ({first['times_json_loads']}x json.loads), "
-                           f"peak {first['peak_rss_mb']} MB"),
-        ("  database", f"{first['db']['bytes'] / mb:,.0f} MiB = {first['db_percent_of_raw']}% of raw JSON "
-                       f"(records {first['db']['record_bytes'] / mb:,.0f} MiB, raw {first['db']['raw_bytes'] / mb:,.0f} MiB)"),
-        ("3 2% changed", f"{second['wall_s']} s, {second['trials_per_s']:,} trials/s, {second['snapshots_written']:,} snapshots "
-                         f"(= changed), +{second['bytes_per_changed']:,} B per changed, "
-                         f"+{second['bytes_per_unchanged']} B per unchanged"),
-        ("  all unchanged", f"{third['wall_s']} s, {third['trials_per_s']:,} trials/s, +{third['bytes_per_unchanged']} B per check"),
+        (
+            "corpus",
+            f"{c['trials']:,} trials, mean {c['mean_bytes']:,} B, raw JSON {c['raw_json_bytes'] / mb:,.0f} MiB, "
+            f"zip {c['zip_bytes'] / mb:,.0f} MiB, {c['records_with_results_percent']}% with results",
+        ),
+        (
+            "1 parse",
+            f"json.loads {p['json_loads_per_s']:,}/s; parse+map {p['parse_map_per_s']:,}/s "
+            f"({p['times_json_loads']}x json.loads)",
+        ),
+        (
+            "2 first import",
+            f"{first['wall_s']} s, {first['trials_per_s']:,} trials/s ({first['times_json_loads']}x json.loads), "
+            f"peak {first['peak_rss_mb']} MB",
+        ),
+        (
+            "  database",
+            f"{first['db']['bytes'] / mb:,.0f} MiB = {first['db_percent_of_raw']}% of raw JSON "
+            f"(records {first['db']['record_bytes'] / mb:,.0f} MiB, raw {first['db']['raw_bytes'] / mb:,.0f} MiB)",
+        ),
+        (
+            "3 2% changed",
+            f"{second['wall_s']} s, {second['trials_per_s']:,} trials/s, {second['snapshots_written']:,} snapshots "
+            f"(= changed), +{second['bytes_per_changed']:,} B per changed, "
+            f"+{second['bytes_per_unchanged']} B per unchanged",
+        ),
+        (
+            "  all unchanged",
+            f"{third['wall_s']} s, {third['trials_per_s']:,} trials/s, +{third['bytes_per_unchanged']} B per check",
+        ),
         ("4 diff", f"whole process {r['diff_whole_process_ms']} ms, in-process {r['diff_in_process_ms']} ms"),
         ("  history", f"whole process {r['history_whole_process_ms']} ms, in-process {r['history_in_process_ms']} ms"),
         ("5 largest diff", f"{d['trial']} ({d['sites']:,} sites, {d['changes']} changes): {d['ms']} ms"),
-        ("6 watchlist", f"{w['trials']:,} trials: {w['requests']} requests, fetch {w['fetch_s']} s, "
-                        f"fetch+store {w['fetch_and_store_s']} s"),
+        (
+            "6 watchlist",
+            f"{w['trials']:,} trials: {w['requests']} requests, fetch {w['fetch_s']} s, "
+            f"fetch+store {w['fetch_and_store_s']} s",
+        ),
     ]
     lines = [f"{name:<16} {text}" for name, text in rows]
     lines.append("")
     for name, target in report["targets"].items():
-        lines.append(f"{'met' if target['met'] else 'NOT MET':<8} {name:<40} {target['value']} (target {target['target']})")
+        lines.append(
+            f"{'met' if target['met'] else 'NOT MET':<8} {name:<40} {target['value']} (target {target['target']})"
+        )
     return "\n".join(lines)
 
 
@@ -421,7 +480,9 @@ def main(argv=None) -> int:
     parser.add_argument("--sample", type=int, default=10_000, help="records timed for parse throughput")
     parser.add_argument("--repeat", type=int, default=5, help="runs of each timed read (median)")
     parser.add_argument("--out", type=Path, help="write the figures here as JSON")
-    parser.add_argument("--workdir", type=Path, help="keep the corpus and databases here (default: a temp dir, removed)")
+    parser.add_argument(
+        "--workdir", type=Path, help="keep the corpus and databases here (default: a temp dir, removed)"
+    )
     args = parser.parse_args(argv)
 
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="trialwatch-bench-"))
@@ -430,8 +491,14 @@ def main(argv=None) -> int:
     try:
         started = time.perf_counter()
         corpus = build_corpus(workdir, args.trials, args.changed)
-        report = {"machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0],
-                              "sqlite": sqlite3.sqlite_version, "platform": sys.platform}}
+        report = {
+            "machine": {
+                "cpus": os.cpu_count(),
+                "python": sys.version.split()[0],
+                "sqlite": sqlite3.sqlite_version,
+                "platform": sys.platform,
+            }
+        }
         report["corpus"] = {k: v for k, v in corpus.items() if k != "changed_ids"}
         report["parse"] = measure_parse(workdir, args.sample)
         report["imports"] = measure_imports(workdir, corpus, report["parse"]["json_loads_per_s"])
