@@ -180,6 +180,7 @@ def normalize_history_study(study: dict) -> dict:
 
 
 def _normalize(value, path: str):
+    """`value` at `path` (list items as `[]`) normalised by its kind; containers copied."""
     if type(value) is dict:
         return {key: _normalize(item, f"{path}.{key}" if path else key) for key, item in value.items()}
     if type(value) is list:
@@ -198,7 +199,7 @@ def _normalize(value, path: str):
 # Only references with their `;`, as the registry writes them: html.unescape alone would also
 # read `&para` in `Q&parameter` as `¶`, and a v2 text like `R&D` must stay as it is.
 _ENTITY = re.compile(r"&(?:#[0-9]+|#[xX][0-9a-fA-F]+|[A-Za-z][A-Za-z0-9]*);")
-_BARE_AMP = re.compile(r"&(?!#[0-9]+;|#[xX][0-9a-fA-F]+;|[A-Za-z][A-Za-z0-9]*;)")
+_AMP = re.compile(r"&(?:#[0-9]+;|#[xX][0-9a-fA-F]+;|[A-Za-z][A-Za-z0-9]*;)?")
 _MARK_TAG = re.compile(r"</?mark\b[^>]*>", re.IGNORECASE)
 
 
@@ -210,6 +211,16 @@ def _unescape_until_stable(text: str) -> str:
         if decoded == text:
             return text
         text = decoded
+
+
+def _amp_stray(text: str) -> str:
+    """Every `&` that does not start a known reference → `&amp;`, so the HTML parser keeps it
+    as written (left alone, it turns `&Amp;` into `&Amp`, and `&para` in `&parameter` into `¶`)."""
+    def amp(match: re.Match) -> str:
+        """A known reference as it is, anything else with its `&` escaped."""
+        ref = match.group(0)
+        return ref if len(ref) > 1 and html.unescape(ref) != ref else "&amp;" + ref[1:]
+    return _AMP.sub(amp, text)
 
 
 def unescape_text(text: str) -> str:
@@ -234,6 +245,7 @@ _NUMBER_AT_START = re.compile(r"^([0-9]{1,9})([.)])(?= |$)")
 
 
 def _protect(text: str) -> str:
+    """`\\<` (a Markdown escape) → one private-use character, restored by `_escape`."""
     return _MD_ESCAPE_IN.sub(lambda m: chr(_PROTECT_BASE + ord(m.group(1))), text)
 
 
@@ -260,6 +272,10 @@ _Block = Union[str, _List]  # a paragraph's text (one line), or a list
 
 _BLOCK_TAGS = ["p", "div", "ul", "ol", "li", "br"]
 
+# Elements or list items nested deeper than this give only their text (flattened), so no input
+# can exhaust the interpreter's recursion limit; real records nest lists three deep at most.
+_MAX_DEPTH = 100
+
 
 def html_to_markdown(text: str) -> str:
     """A `markup` field of a history answer → the Markdown API v2 writes for it.
@@ -270,13 +286,13 @@ def html_to_markdown(text: str) -> str:
     `<p>A</p><p>B</p>` → `A\\n\\nB`; `<ul><li>A ≥50% PSA decline</li><li>B</li></ul>` →
     `* A ≥50% PSA decline\\n* B`; `and&#x2F;or` → `and/or`; `&amp;lt;3` → `\\<3`.
     Text already in v2 Markdown comes out unchanged."""
-    source = _BARE_AMP.sub("&amp;", _protect(text.replace("\r\n", "\n").replace("\r", "\n")))
+    source = _amp_stray(_protect(text.replace("\r\n", "\n").replace("\r", "\n")))
     soup = BeautifulSoup(source, "html.parser")
     if soup.find(_BLOCK_TAGS) is None:
         blocks = _markdown_blocks(unescape_text(soup.get_text()).split("\n"))
     else:
         builder = _Builder()
-        builder.walk(soup)
+        builder.walk(soup, 0)
         blocks = builder.finish()
     return _render_blocks(blocks)
 
@@ -287,43 +303,49 @@ class _Builder:
     paragraph; other tags (`<mark>`, `<b>`, `<span>`…) only give their text."""
 
     def __init__(self):
+        """No blocks yet, no text pending."""
         self.blocks: list[_Block] = []
         self._text: list[str] = []
 
-    def walk(self, node: Tag) -> None:
+    def walk(self, node: Tag, depth: int) -> None:
+        """Add the content of `node`, which is `depth` elements deep."""
         for child in node.children:
             if type(child) is NavigableString:
                 self._text.append(str(child))
             elif not isinstance(child, Tag):
                 continue  # comments, declarations
+            elif depth >= _MAX_DEPTH:
+                self._text.append(child.get_text())
             elif child.name in ("ul", "ol"):
                 self._end_paragraph()
-                self.blocks.append(_list_from_html(child))
+                self.blocks.append(_list_from_html(child, depth + 1))
             elif child.name in ("p", "div", "li"):
                 self._end_paragraph()
-                self.walk(child)
+                self.walk(child, depth + 1)
                 self._end_paragraph()
             elif child.name == "br":
                 self._text.append("\n")
             else:
-                self.walk(child)
+                self.walk(child, depth + 1)
 
     def _end_paragraph(self) -> None:
+        """The pending text → one paragraph per non-blank line, decoded."""
         lines = unescape_text("".join(self._text)).split("\n")
         self.blocks.extend(line.strip() for line in lines if line.strip())
         self._text = []
 
     def finish(self) -> list[_Block]:
+        """The blocks, the pending text included."""
         self._end_paragraph()
         return self.blocks
 
 
-def _list_from_html(node: Tag) -> _List:
-    """`<ul>` / `<ol start=…>` → a list block, one item per `<li>` child."""
+def _list_from_html(node: Tag, depth: int) -> _List:
+    """`<ul>` / `<ol start=…>` (`depth` elements deep) → a list block, one item per `<li>` child."""
     items = []
     for child in node.find_all("li", recursive=False):
         builder = _Builder()
-        builder.walk(child)
+        builder.walk(child, depth + 1)
         items.append(builder.finish())
     start = node.get("start", "1")
     start = int(start) if node.name == "ol" and str(start).isdigit() else 1
@@ -335,15 +357,17 @@ def _list_from_html(node: Tag) -> _List:
 _ITEM = re.compile(r"( {0,3})(\*|[0-9]{1,9}\.)(?: +|$)")
 
 
-def _markdown_blocks(lines: list[str]) -> list[_Block]:
-    """Lines of v2 Markdown (escapes protected) → blocks. Only v2's own markers (`* `, `1. `)
-    start items; any other non-blank line is a paragraph of its own."""
+def _markdown_blocks(lines: list[str], depth: int = 0) -> list[_Block]:
+    """Lines of v2 Markdown (escapes protected), `depth` lists deep → blocks. Only v2's own
+    markers (`* `, `1. `) start items; any other non-blank line is a paragraph of its own."""
+    if depth >= _MAX_DEPTH:
+        return [line.strip() for line in lines if line.strip()]
     blocks: list[_Block] = []
     i = 0
     while i < len(lines):
         if _ITEM.match(lines[i]):
             tight = bool(blocks) and isinstance(blocks[-1], str) and bool(lines[i - 1].strip())
-            block, i = _markdown_list(lines, i)
+            block, i = _markdown_list(lines, i, depth)
             blocks.append(block._replace(tight=tight))
         else:
             if lines[i].strip():
@@ -352,7 +376,7 @@ def _markdown_blocks(lines: list[str]) -> list[_Block]:
     return blocks
 
 
-def _markdown_list(lines: list[str], i: int) -> tuple[_List, int]:
+def _markdown_list(lines: list[str], i: int, depth: int) -> tuple[_List, int]:
     """The list starting at line `i` (a marker line) → (list block, index after it). An item
     holds the lines indented to its content column; blank lines between items are allowed."""
     first = _ITEM.match(lines[i])
@@ -368,7 +392,7 @@ def _markdown_list(lines: list[str], i: int) -> tuple[_List, int]:
         while i < len(lines) and (not lines[i].strip() or lines[i].startswith(" " * width)):
             body.append(lines[i][width:])
             i += 1
-        items.append(_markdown_blocks(body))
+        items.append(_markdown_blocks(body, depth + 1))
         while i < len(lines) and not lines[i].strip():
             i += 1
     start = int(first.group(2)[:-1]) if ordered else 1
