@@ -72,6 +72,7 @@ def render_as_history(study: dict, *, twice: bool = False, mark: str | None = No
     """A copy of a v2 study with its text and markup fields as a history answer has them;
     `mark` is highlighted in the fields of `mark_fields` only."""
     def walk(value, path):
+        """`value` at `path` (list items as `[]`) rendered by its kind; containers copied."""
         if type(value) is dict:
             return {k: walk(v, f"{path}.{k}" if path else k) for k, v in value.items()}
         if type(value) is list:
