@@ -49,7 +49,7 @@ from __future__ import annotations
 
 import html
 import re
-from typing import NamedTuple, Union
+from typing import NamedTuple
 
 from bs4 import BeautifulSoup, NavigableString, Tag
 
@@ -68,107 +68,172 @@ MARKUP = "markup"
 # the same kind as those (inferred). Every other field is `text`: its v2 values hold `<`, `&`,
 # `[` unescaped (titles, labels, citations, p-values).
 _TABLE: tuple[tuple[str, str, str], ...] = (
-    ("protocolSection.identificationModule", TEXT,
-     "orgStudyIdInfo.id orgStudyIdInfo.link secondaryIdInfos[].id secondaryIdInfos[].domain "
-     "secondaryIdInfos[].link briefTitle officialTitle acronym organization.fullName"),
+    (
+        "protocolSection.identificationModule",
+        TEXT,
+        "orgStudyIdInfo.id orgStudyIdInfo.link secondaryIdInfos[].id secondaryIdInfos[].domain "
+        "secondaryIdInfos[].link briefTitle officialTitle acronym organization.fullName",
+    ),
     ("protocolSection.statusModule", MARKUP, "whyStopped"),  # inferred
-    ("protocolSection.sponsorCollaboratorsModule", TEXT,
-     "responsibleParty.investigatorFullName responsibleParty.investigatorTitle "
-     "responsibleParty.investigatorAffiliation responsibleParty.oldNameTitle "
-     "responsibleParty.oldOrganization leadSponsor.name collaborators[].name"),
+    (
+        "protocolSection.sponsorCollaboratorsModule",
+        TEXT,
+        "responsibleParty.investigatorFullName responsibleParty.investigatorTitle "
+        "responsibleParty.investigatorAffiliation responsibleParty.oldNameTitle "
+        "responsibleParty.oldOrganization leadSponsor.name collaborators[].name",
+    ),
     ("protocolSection.descriptionModule", MARKUP, "briefSummary detailedDescription"),  # seen
     ("protocolSection.conditionsModule", TEXT, "conditions[] keywords[]"),
     ("protocolSection.designModule", TEXT, "targetDuration"),
-    ("protocolSection.designModule", MARKUP,  # maskingDescription seen, the others inferred
-     "designInfo.interventionModelDescription designInfo.maskingInfo.maskingDescription "
-     "bioSpec.description"),
-    ("protocolSection.armsInterventionsModule", TEXT,
-     "armGroups[].label armGroups[].interventionNames[] interventions[].name "
-     "interventions[].armGroupLabels[] interventions[].otherNames[]"),
-    ("protocolSection.armsInterventionsModule", MARKUP,  # seen
-     "armGroups[].description interventions[].description"),
-    ("protocolSection.outcomesModule", TEXT,
-     "primaryOutcomes[].measure primaryOutcomes[].timeFrame secondaryOutcomes[].measure "
-     "secondaryOutcomes[].timeFrame otherOutcomes[].measure otherOutcomes[].timeFrame"),
-    ("protocolSection.outcomesModule", MARKUP,  # seen
-     "primaryOutcomes[].description secondaryOutcomes[].description otherOutcomes[].description"),
-    ("protocolSection.eligibilityModule", MARKUP,  # eligibilityCriteria seen, the others inferred
-     "eligibilityCriteria studyPopulation genderDescription"),
+    (
+        "protocolSection.designModule",
+        MARKUP,  # maskingDescription seen, the others inferred
+        "designInfo.interventionModelDescription designInfo.maskingInfo.maskingDescription bioSpec.description",
+    ),
+    (
+        "protocolSection.armsInterventionsModule",
+        TEXT,
+        "armGroups[].label armGroups[].interventionNames[] interventions[].name "
+        "interventions[].armGroupLabels[] interventions[].otherNames[]",
+    ),
+    (
+        "protocolSection.armsInterventionsModule",
+        MARKUP,  # seen
+        "armGroups[].description interventions[].description",
+    ),
+    (
+        "protocolSection.outcomesModule",
+        TEXT,
+        "primaryOutcomes[].measure primaryOutcomes[].timeFrame secondaryOutcomes[].measure "
+        "secondaryOutcomes[].timeFrame otherOutcomes[].measure otherOutcomes[].timeFrame",
+    ),
+    (
+        "protocolSection.outcomesModule",
+        MARKUP,  # seen
+        "primaryOutcomes[].description secondaryOutcomes[].description otherOutcomes[].description",
+    ),
+    (
+        "protocolSection.eligibilityModule",
+        MARKUP,  # eligibilityCriteria seen, the others inferred
+        "eligibilityCriteria studyPopulation genderDescription",
+    ),
     ("protocolSection.eligibilityModule", TEXT, "minimumAge maximumAge"),
-    ("protocolSection.contactsLocationsModule", TEXT,
-     "centralContacts[].name centralContacts[].phone centralContacts[].phoneExt "
-     "centralContacts[].email overallOfficials[].name overallOfficials[].affiliation "
-     "locations[].facility locations[].city locations[].state locations[].zip "
-     "locations[].country locations[].contacts[].name locations[].contacts[].phone "
-     "locations[].contacts[].phoneExt locations[].contacts[].email"),
-    ("protocolSection.referencesModule", TEXT,
-     "references[].pmid references[].citation references[].retractions[].pmid "
-     "references[].retractions[].source seeAlsoLinks[].label seeAlsoLinks[].url availIpds[].id "
-     "availIpds[].type availIpds[].url availIpds[].comment"),
-    ("protocolSection.ipdSharingStatementModule", MARKUP,  # inferred
-     "description timeFrame accessCriteria"),
+    (
+        "protocolSection.contactsLocationsModule",
+        TEXT,
+        "centralContacts[].name centralContacts[].phone centralContacts[].phoneExt "
+        "centralContacts[].email overallOfficials[].name overallOfficials[].affiliation "
+        "locations[].facility locations[].city locations[].state locations[].zip "
+        "locations[].country locations[].contacts[].name locations[].contacts[].phone "
+        "locations[].contacts[].phoneExt locations[].contacts[].email",
+    ),
+    (
+        "protocolSection.referencesModule",
+        TEXT,
+        "references[].pmid references[].citation references[].retractions[].pmid "
+        "references[].retractions[].source seeAlsoLinks[].label seeAlsoLinks[].url availIpds[].id "
+        "availIpds[].type availIpds[].url availIpds[].comment",
+    ),
+    (
+        "protocolSection.ipdSharingStatementModule",
+        MARKUP,  # inferred
+        "description timeFrame accessCriteria",
+    ),
     ("protocolSection.ipdSharingStatementModule", TEXT, "url"),
-    ("resultsSection.participantFlowModule", MARKUP,  # groups[].description seen, others inferred
-     "preAssignmentDetails recruitmentDetails groups[].description"),
-    ("resultsSection.participantFlowModule", TEXT,
-     "typeUnitsAnalyzed groups[].title periods[].title periods[].milestones[].type "
-     "periods[].milestones[].comment periods[].milestones[].achievements[].comment "
-     "periods[].dropWithdraws[].type periods[].dropWithdraws[].comment "
-     "periods[].dropWithdraws[].reasons[].comment"),
-    ("resultsSection.baselineCharacteristicsModule", MARKUP,  # seen, populationDescription inferred
-     "populationDescription groups[].description measures[].description "
-     "measures[].populationDescription"),
-    ("resultsSection.baselineCharacteristicsModule", TEXT,
-     "typeUnitsAnalyzed groups[].title denoms[].units measures[].title measures[].unitOfMeasure "
-     "measures[].denomUnitsSelected measures[].denoms[].units measures[].classes[].title "
-     "measures[].classes[].denoms[].units measures[].classes[].categories[].title "
-     "measures[].classes[].categories[].measurements[].value "
-     "measures[].classes[].categories[].measurements[].spread "
-     "measures[].classes[].categories[].measurements[].lowerLimit "
-     "measures[].classes[].categories[].measurements[].upperLimit "
-     "measures[].classes[].categories[].measurements[].comment"),
+    (
+        "resultsSection.participantFlowModule",
+        MARKUP,  # groups[].description seen, others inferred
+        "preAssignmentDetails recruitmentDetails groups[].description",
+    ),
+    (
+        "resultsSection.participantFlowModule",
+        TEXT,
+        "typeUnitsAnalyzed groups[].title periods[].title periods[].milestones[].type "
+        "periods[].milestones[].comment periods[].milestones[].achievements[].comment "
+        "periods[].dropWithdraws[].type periods[].dropWithdraws[].comment "
+        "periods[].dropWithdraws[].reasons[].comment",
+    ),
+    (
+        "resultsSection.baselineCharacteristicsModule",
+        MARKUP,  # seen, populationDescription inferred
+        "populationDescription groups[].description measures[].description measures[].populationDescription",
+    ),
+    (
+        "resultsSection.baselineCharacteristicsModule",
+        TEXT,
+        "typeUnitsAnalyzed groups[].title denoms[].units measures[].title measures[].unitOfMeasure "
+        "measures[].denomUnitsSelected measures[].denoms[].units measures[].classes[].title "
+        "measures[].classes[].denoms[].units measures[].classes[].categories[].title "
+        "measures[].classes[].categories[].measurements[].value "
+        "measures[].classes[].categories[].measurements[].spread "
+        "measures[].classes[].categories[].measurements[].lowerLimit "
+        "measures[].classes[].categories[].measurements[].upperLimit "
+        "measures[].classes[].categories[].measurements[].comment",
+    ),
     # The first five seen, the other analyses[] comments inferred.
-    ("resultsSection.outcomeMeasuresModule.outcomeMeasures[]", MARKUP,
-     "description populationDescription groups[].description analyses[].estimateComment "
-     "analyses[].groupDescription analyses[].statisticalComment analyses[].pValueComment "
-     "analyses[].nonInferiorityComment analyses[].otherAnalysisDescription "
-     "analyses[].ciLowerLimitComment analyses[].ciUpperLimitComment"),
-    ("resultsSection.outcomeMeasuresModule.outcomeMeasures[]", TEXT,
-     "title unitOfMeasure timeFrame typeUnitsAnalyzed denomUnitsSelected groups[].title "
-     "denoms[].units classes[].title classes[].denoms[].units classes[].categories[].title "
-     "classes[].categories[].measurements[].value classes[].categories[].measurements[].spread "
-     "classes[].categories[].measurements[].lowerLimit "
-     "classes[].categories[].measurements[].upperLimit "
-     "classes[].categories[].measurements[].comment analyses[].paramType analyses[].paramValue "
-     "analyses[].dispersionValue analyses[].statisticalMethod analyses[].pValue "
-     "analyses[].ciPctValue analyses[].ciLowerLimit analyses[].ciUpperLimit"),
-    ("resultsSection.adverseEventsModule", MARKUP,  # allCauseMortalityComment inferred
-     "description eventGroups[].description allCauseMortalityComment"),
-    ("resultsSection.adverseEventsModule", TEXT,
-     "frequencyThreshold timeFrame eventGroups[].title seriousEvents[].term "
-     "seriousEvents[].organSystem seriousEvents[].sourceVocabulary seriousEvents[].notes "
-     "otherEvents[].term otherEvents[].organSystem otherEvents[].sourceVocabulary "
-     "otherEvents[].notes"),
-    ("resultsSection.moreInfoModule", MARKUP,  # otherDetails seen
-     "limitationsAndCaveats.description certainAgreement.otherDetails"),
-    ("resultsSection.moreInfoModule", TEXT,
-     "pointOfContact.title pointOfContact.organization pointOfContact.email "
-     "pointOfContact.phone pointOfContact.phoneExt"),
-    ("annotationSection.annotationModule", TEXT,
-     "unpostedAnnotation.unpostedResponsibleParty violationAnnotation.violationEvents[].description"),
+    (
+        "resultsSection.outcomeMeasuresModule.outcomeMeasures[]",
+        MARKUP,
+        "description populationDescription groups[].description analyses[].estimateComment "
+        "analyses[].groupDescription analyses[].statisticalComment analyses[].pValueComment "
+        "analyses[].nonInferiorityComment analyses[].otherAnalysisDescription "
+        "analyses[].ciLowerLimitComment analyses[].ciUpperLimitComment",
+    ),
+    (
+        "resultsSection.outcomeMeasuresModule.outcomeMeasures[]",
+        TEXT,
+        "title unitOfMeasure timeFrame typeUnitsAnalyzed denomUnitsSelected groups[].title "
+        "denoms[].units classes[].title classes[].denoms[].units classes[].categories[].title "
+        "classes[].categories[].measurements[].value classes[].categories[].measurements[].spread "
+        "classes[].categories[].measurements[].lowerLimit "
+        "classes[].categories[].measurements[].upperLimit "
+        "classes[].categories[].measurements[].comment analyses[].paramType analyses[].paramValue "
+        "analyses[].dispersionValue analyses[].statisticalMethod analyses[].pValue "
+        "analyses[].ciPctValue analyses[].ciLowerLimit analyses[].ciUpperLimit",
+    ),
+    (
+        "resultsSection.adverseEventsModule",
+        MARKUP,  # allCauseMortalityComment inferred
+        "description eventGroups[].description allCauseMortalityComment",
+    ),
+    (
+        "resultsSection.adverseEventsModule",
+        TEXT,
+        "frequencyThreshold timeFrame eventGroups[].title seriousEvents[].term "
+        "seriousEvents[].organSystem seriousEvents[].sourceVocabulary seriousEvents[].notes "
+        "otherEvents[].term otherEvents[].organSystem otherEvents[].sourceVocabulary "
+        "otherEvents[].notes",
+    ),
+    (
+        "resultsSection.moreInfoModule",
+        MARKUP,  # otherDetails seen
+        "limitationsAndCaveats.description certainAgreement.otherDetails",
+    ),
+    (
+        "resultsSection.moreInfoModule",
+        TEXT,
+        "pointOfContact.title pointOfContact.organization pointOfContact.email "
+        "pointOfContact.phone pointOfContact.phoneExt",
+    ),
+    (
+        "annotationSection.annotationModule",
+        TEXT,
+        "unpostedAnnotation.unpostedResponsibleParty violationAnnotation.violationEvents[].description",
+    ),
     ("documentSection.largeDocumentModule", TEXT, "largeDocs[].label largeDocs[].filename"),
-    ("derivedSection", TEXT,
-     "miscInfoModule.removedCountries[] conditionBrowseModule.meshes[].term "
-     "conditionBrowseModule.ancestors[].term conditionBrowseModule.browseLeaves[].name "
-     "conditionBrowseModule.browseLeaves[].asFound conditionBrowseModule.browseBranches[].name "
-     "interventionBrowseModule.meshes[].term interventionBrowseModule.ancestors[].term "
-     "interventionBrowseModule.browseLeaves[].name interventionBrowseModule.browseLeaves[].asFound "
-     "interventionBrowseModule.browseBranches[].name"),
+    (
+        "derivedSection",
+        TEXT,
+        "miscInfoModule.removedCountries[] conditionBrowseModule.meshes[].term "
+        "conditionBrowseModule.ancestors[].term conditionBrowseModule.browseLeaves[].name "
+        "conditionBrowseModule.browseLeaves[].asFound conditionBrowseModule.browseBranches[].name "
+        "interventionBrowseModule.meshes[].term interventionBrowseModule.ancestors[].term "
+        "interventionBrowseModule.browseLeaves[].name interventionBrowseModule.browseLeaves[].asFound "
+        "interventionBrowseModule.browseBranches[].name",
+    ),
 )
 
-FIELD_KINDS: dict[str, str] = {
-    f"{module}.{field}": kind for module, kind, fields in _TABLE for field in fields.split()
-}
+FIELD_KINDS: dict[str, str] = {f"{module}.{field}": kind for module, kind, fields in _TABLE for field in fields.split()}
 """Path (`protocolSection.conditionsModule.keywords[]`) → TEXT or MARKUP."""
 
 
@@ -216,10 +281,12 @@ def _unescape_until_stable(text: str) -> str:
 def _amp_stray(text: str) -> str:
     """Every `&` that does not start a known reference → `&amp;`, so the HTML parser keeps it
     as written (left alone, it turns `&Amp;` into `&Amp`, and `&para` in `&parameter` into `¶`)."""
+
     def amp(match: re.Match) -> str:
         """A known reference as it is, anything else with its `&` escaped."""
         ref = match.group(0)
         return ref if len(ref) > 1 and html.unescape(ref) != ref else "&amp;" + ref[1:]
+
     return _AMP.sub(amp, text)
 
 
@@ -257,18 +324,20 @@ def _escape(text: str) -> str:
 
 # --- blocks -----------------------------------------------------------------------------------
 
+
 class _List(NamedTuple):
     """A list block: its items are lists of blocks. `tight` when it follows a paragraph on the
     next line, not after a blank one. Only v2 Markdown input can say so (HTML cannot):
     NCT03745326 `-previously received…specifically:\\n   * Patients with…`, the one such case
     in the 50 records."""
+
     ordered: bool
     start: int
     items: list
     tight: bool = False
 
 
-_Block = Union[str, _List]  # a paragraph's text (one line), or a list
+_Block = str | _List  # a paragraph's text (one line), or a list
 
 _BLOCK_TAGS = ["p", "div", "ul", "ol", "li", "br"]
 
@@ -347,8 +416,8 @@ def _list_from_html(node: Tag, depth: int) -> _List:
         builder = _Builder()
         builder.walk(child, depth + 1)
         items.append(builder.finish())
-    start = node.get("start", "1")
-    start = int(start) if node.name == "ol" and str(start).isdigit() else 1
+    given = str(node.get("start", "1"))
+    start = int(given) if node.name == "ol" and given.isdigit() else 1
     return _List(node.name == "ol", start, items)
 
 
@@ -380,6 +449,8 @@ def _markdown_list(lines: list[str], i: int, depth: int) -> tuple[_List, int]:
     """The list starting at line `i` (a marker line) → (list block, index after it). An item
     holds the lines indented to its content column; blank lines between items are allowed."""
     first = _ITEM.match(lines[i])
+    if first is None:  # pragma: no cover - callers pass a marker line
+        raise ValueError(f"not a list item: {lines[i]!r}")
     ordered = first.group(2) != "*"
     items = []
     while i < len(lines):
@@ -387,7 +458,7 @@ def _markdown_list(lines: list[str], i: int, depth: int) -> tuple[_List, int]:
         if not match or (match.group(2) != "*") != ordered:
             break
         width = len(match.group(1)) + len(match.group(2)) + 1
-        body = [lines[i][match.end():]]
+        body = [lines[i][match.end() :]]
         i += 1
         while i < len(lines) and (not lines[i].strip() or lines[i].startswith(" " * width)):
             body.append(lines[i][width:])
@@ -401,9 +472,10 @@ def _markdown_list(lines: list[str], i: int, depth: int) -> tuple[_List, int]:
 
 # --- v2 Markdown written --------------------------------------------------------------------
 
+
 def _render_blocks(blocks: list[_Block]) -> str:
     """Blocks → v2 Markdown: blocks apart by a blank line (a tight list by a line break)."""
-    out = []
+    out: list[str] = []
     for block in blocks:
         if out:
             out.append("\n" if isinstance(block, _List) and block.tight else "\n\n")

@@ -31,12 +31,14 @@ MARK_OPEN = '<mark class="hl-term">'
 MARK_CLOSE = "</mark>"
 
 # The fields the sample highlights for query.cond (briefTitle, officialTitle, conditions, keywords).
-MARK_FIELDS = frozenset({
-    "protocolSection.identificationModule.briefTitle",
-    "protocolSection.identificationModule.officialTitle",
-    "protocolSection.conditionsModule.conditions[]",
-    "protocolSection.conditionsModule.keywords[]",
-})
+MARK_FIELDS = frozenset(
+    {
+        "protocolSection.identificationModule.briefTitle",
+        "protocolSection.identificationModule.officialTitle",
+        "protocolSection.conditionsModule.conditions[]",
+        "protocolSection.conditionsModule.keywords[]",
+    }
+)
 
 _ENCODE = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#x27;", "/": "&#x2F;"}
 _MD_ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
@@ -67,10 +69,10 @@ def render_markup(markdown: str, *, twice: bool = False, mark: str | None = None
     return _html(_blocks(markdown.split("\n")), twice, mark)
 
 
-def render_as_history(study: dict, *, twice: bool = False, mark: str | None = None,
-                      mark_fields=MARK_FIELDS) -> dict:
+def render_as_history(study: dict, *, twice: bool = False, mark: str | None = None, mark_fields=MARK_FIELDS) -> dict:
     """A copy of a v2 study with its text and markup fields as a history answer has them;
     `mark` is highlighted in the fields of `mark_fields` only."""
+
     def walk(value, path):
         """`value` at `path` (list items as `[]`) rendered by its kind; containers copied."""
         if type(value) is dict:
@@ -83,6 +85,7 @@ def render_as_history(study: dict, *, twice: bool = False, mark: str | None = No
         term = mark if path in mark_fields else None
         render = render_markup if kind == MARKUP else render_text
         return render(value, twice=twice, mark=term)
+
     return walk(study, "")
 
 
@@ -110,7 +113,7 @@ def _list_at(lines: list[str], i: int, bullets: bool) -> tuple[tuple, int]:
         if not marker or (marker.group(1) == "*") != bullets:
             break
         width = len(marker.group(1)) + 1
-        body, i = [lines[i][marker.end():]], i + 1
+        body, i = [lines[i][marker.end() :]], i + 1
         while i < len(lines) and (lines[i].startswith(" " * width) or not lines[i].strip()):
             body.append(lines[i][width:])
             i += 1

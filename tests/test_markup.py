@@ -75,52 +75,52 @@ def _page_studies() -> list[dict]:
 # eligibilityCriteria is markup text, so its brackets are escaped as v2 escapes `[DNA]`.
 P = "protocolSection."
 SAMPLE_V2 = {
-    P + "identificationModule.briefTitle":
-        "An Open-label Study Examining the Effect of Tomivosertib (eFT508) in Patients With "
-        "Advanced Castrate-resistant Prostate Cancer (CRPC)",
-    P + "identificationModule.officialTitle":
-        "A Phase 2 Non-randomized Open-label Study Examining the Effect of Tomivosertib (eFT508) "
-        "in Patients With Advanced Castrate-resistant Prostate Cancer (CRPC)",
-    P + "descriptionModule.briefSummary":
-        "This Phase 2 Open-label Study examines the efficacy, safety, tolerability, and "
-        "pharmacokinetics (PK) of tomivosertib (eFT508) in Patients with advanced CRPC.\n\n"
-        "An Open-label Study Examining the Effect of tomivosertib (eFT508) in Patients with "
-        "Advanced Castrate-resistant Prostate Cancer (CRPC)",
-    P + "descriptionModule.detailedDescription":
-        "This Phase 2 study examines the efficacy, safety, tolerability, and pharmacokinetics (PK) "
-        "of tomivosertib (eFT508) in advanced CRPC patients who have documented PSA progression on "
-        "treatment with apalutamide and/or abiraterone and/or enzalutamide and for whom no "
-        "suitable curative therapy exists.",
+    P
+    + "identificationModule.briefTitle": "An Open-label Study Examining the Effect of Tomivosertib (eFT508) in Patients With "
+    "Advanced Castrate-resistant Prostate Cancer (CRPC)",
+    P
+    + "identificationModule.officialTitle": "A Phase 2 Non-randomized Open-label Study Examining the Effect of Tomivosertib (eFT508) "
+    "in Patients With Advanced Castrate-resistant Prostate Cancer (CRPC)",
+    P
+    + "descriptionModule.briefSummary": "This Phase 2 Open-label Study examines the efficacy, safety, tolerability, and "
+    "pharmacokinetics (PK) of tomivosertib (eFT508) in Patients with advanced CRPC.\n\n"
+    "An Open-label Study Examining the Effect of tomivosertib (eFT508) in Patients with "
+    "Advanced Castrate-resistant Prostate Cancer (CRPC)",
+    P
+    + "descriptionModule.detailedDescription": "This Phase 2 study examines the efficacy, safety, tolerability, and pharmacokinetics (PK) "
+    "of tomivosertib (eFT508) in advanced CRPC patients who have documented PSA progression on "
+    "treatment with apalutamide and/or abiraterone and/or enzalutamide and for whom no "
+    "suitable curative therapy exists.",
     P + "conditionsModule.conditions[0]": "Castrate-resistant Prostate Cancer (CRPC)",
     P + "conditionsModule.keywords[2]": "CRPC",
-    P + "designModule.designInfo.interventionModelDescription":
-        "tomivosertib (eFT508) will be supplied as 100-mg capsules by the Sponsor.\n\n"
-        "Capsules are packaged in 200-cc high-density polyethylene wide-mouth, round, white "
-        "bottles, at either 100 or 150 units per bottle, induction sealed and capped with a 38-mm "
-        "child-resistant closure.",
-    P + "armsInterventionsModule.armGroups[0].description":
-        "Tomivosertib (eFT508) is a novel small-molecule, investigational drug being developed by "
-        "eFFECTOR Therapeutics, Inc. as an anticancer therapy.\n\n"
-        "Tomivosertib (eFT508) down regulates AR and acts by inhibiting mitogen-activated protein "
-        "kinase-interacting serine/threonine kinase-1 (MNK1) and MNK2.",
-    P + "armsInterventionsModule.interventions[0].description":
-        "This Phase 2 study examines the efficacy, safety, tolerability, and PK of tomivosertib "
-        "(eFT508) in advanced CRPC patients who have documented PSA progression on treatment with "
-        "apalutamide and/or abiraterone and/or enzalutamide and for whom no suitable curative "
-        "therapy exists.",
-    P + "outcomesModule.primaryOutcomes[0].measure":
-        "Anti-tumor response as defined by a patient achieving either of the following outcomes:",
-    P + "outcomesModule.primaryOutcomes[0].description":
-        "* A ≥50% PSA decline from baseline at any time point after therapy and maintained for "
-        "≥4 weeks\n* Objective response according to iRECIST 1.1",
-    P + "outcomesModule.secondaryOutcomes[0].measure":
-        "PSA progression-free survival from start of study therapy until the date PSA progression "
-        "is first observed.",
-    P + "outcomesModule.secondaryOutcomes[0].description":
-        "PSA progression is defined as a ≥25% increase in PSA from nadir or baseline (and by "
-        "≥2 ng/mL) and requires confirmation ≥3 weeks later.",
-    P + "eligibilityModule.eligibilityCriteria":
-        "\\[ELIDED by researcher for size: see provenance file; full text in source\\]",
+    P
+    + "designModule.designInfo.interventionModelDescription": "tomivosertib (eFT508) will be supplied as 100-mg capsules by the Sponsor.\n\n"
+    "Capsules are packaged in 200-cc high-density polyethylene wide-mouth, round, white "
+    "bottles, at either 100 or 150 units per bottle, induction sealed and capped with a 38-mm "
+    "child-resistant closure.",
+    P
+    + "armsInterventionsModule.armGroups[0].description": "Tomivosertib (eFT508) is a novel small-molecule, investigational drug being developed by "
+    "eFFECTOR Therapeutics, Inc. as an anticancer therapy.\n\n"
+    "Tomivosertib (eFT508) down regulates AR and acts by inhibiting mitogen-activated protein "
+    "kinase-interacting serine/threonine kinase-1 (MNK1) and MNK2.",
+    P
+    + "armsInterventionsModule.interventions[0].description": "This Phase 2 study examines the efficacy, safety, tolerability, and PK of tomivosertib "
+    "(eFT508) in advanced CRPC patients who have documented PSA progression on treatment with "
+    "apalutamide and/or abiraterone and/or enzalutamide and for whom no suitable curative "
+    "therapy exists.",
+    P
+    + "outcomesModule.primaryOutcomes[0].measure": "Anti-tumor response as defined by a patient achieving either of the following outcomes:",
+    P
+    + "outcomesModule.primaryOutcomes[0].description": "* A ≥50% PSA decline from baseline at any time point after therapy and maintained for "
+    "≥4 weeks\n* Objective response according to iRECIST 1.1",
+    P
+    + "outcomesModule.secondaryOutcomes[0].measure": "PSA progression-free survival from start of study therapy until the date PSA progression "
+    "is first observed.",
+    P
+    + "outcomesModule.secondaryOutcomes[0].description": "PSA progression is defined as a ≥25% increase in PSA from nadir or baseline (and by "
+    "≥2 ng/mL) and requires confirmation ≥3 weeks later.",
+    P
+    + "eligibilityModule.eligibilityCriteria": "\\[ELIDED by researcher for size: see provenance file; full text in source\\]",
 }
 
 
@@ -162,15 +162,18 @@ def test_sample_first_registered_outcome_is_html_too():
     )
 
 
-@pytest.mark.parametrize("path, mark", [
-    (P + "descriptionModule.briefSummary", None),
-    (P + "descriptionModule.detailedDescription", None),
-    (P + "outcomesModule.primaryOutcomes[0].description", None),
-    (P + "outcomesModule.secondaryOutcomes[0].description", None),
-    (P + "identificationModule.briefTitle", "CRPC"),
-    (P + "conditionsModule.conditions[0]", "CRPC"),
-    (P + "conditionsModule.keywords[2]", "CRPC"),
-])
+@pytest.mark.parametrize(
+    "path, mark",
+    [
+        (P + "descriptionModule.briefSummary", None),
+        (P + "descriptionModule.detailedDescription", None),
+        (P + "outcomesModule.primaryOutcomes[0].description", None),
+        (P + "outcomesModule.secondaryOutcomes[0].description", None),
+        (P + "identificationModule.briefTitle", "CRPC"),
+        (P + "conditionsModule.conditions[0]", "CRPC"),
+        (P + "conditionsModule.keywords[2]", "CRPC"),
+    ],
+)
 def test_renderer_writes_the_sample_byte_for_byte(path, mark):
     """tests/registry_html.py follows the real answer wherever the answer shows a convention."""
     render = render_markup if _kind(path) == MARKUP else render_text
@@ -178,6 +181,7 @@ def test_renderer_writes_the_sample_byte_for_byte(path, mark):
 
 
 # --- round trip and idempotence on the 25 real v2 records --------------------------------------
+
 
 def _mark_word(study: dict) -> str:
     """A word of the brief title to highlight, as a condition search would."""
@@ -245,61 +249,78 @@ def test_field_table_agrees_with_the_real_records():
 
 # --- unit cases -------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("html, markdown", [
-    # Nested lists, as v2 writes them (NCT00184067): blank line before, indented by the marker.
-    ("<ul><li>Patients must be:<ul><li>Age ≥ 18</li><li>HLA-A*11:01</li></ul></li><li>Next</li></ul>",
-     "* Patients must be:\n\n  * Age ≥ 18\n  * HLA-A\\*11:01\n* Next"),
-    ("<ul><li><p>Patients must be:</p><ul><li>Age ≥ 18</li></ul></li><li><p>Next</p></li></ul>",
-     "* Patients must be:\n\n  * Age ≥ 18\n* Next"),
-    ("<ul><li>a<ul><li>b<ul><li>c</li></ul></li></ul></li></ul>", "* a\n\n  * b\n\n    * c"),
-    # Numbered lists (NCT04207047): counted from 1, nested ones indented by the marker's width.
-    ("<ol><li>One</li><li>Two<ol><li>a</li><li>b</li></ol></li></ol>",
-     "1. One\n2. Two\n\n   1. a\n   2. b"),
-    ("<ol>" + "<li>x</li>" * 9 + "<li>ten<ul><li>y</li></ul></li></ol>",
-     "\n".join(f"{n}. x" for n in range(1, 10)) + "\n10. ten\n\n    * y"),
-    ('<ol start="3"><li>c</li><li>d</li></ol>', "3. c\n4. d"),
-    ("<ul><li>Checked:<ol><li>a</li></ol></li></ul>", "* Checked:\n\n  1. a"),
-    # Paragraphs and lists around each other; a paragraph of an item.
-    ("Intro<ul><li>a</li></ul>Outro", "Intro\n\n* a\n\nOutro"),
-    ("<p>Inclusion Criteria:</p><ul><li>a</li></ul><p>Exclusion Criteria:</p><ol><li>b</li></ol>",
-     "Inclusion Criteria:\n\n* a\n\nExclusion Criteria:\n\n1. b"),
-    ("<ol><li><p>First</p><p>more</p></li><li>Second</li></ol>", "1. First\n\n   more\n2. Second"),
-])
+
+@pytest.mark.parametrize(
+    "html, markdown",
+    [
+        # Nested lists, as v2 writes them (NCT00184067): blank line before, indented by the marker.
+        (
+            "<ul><li>Patients must be:<ul><li>Age ≥ 18</li><li>HLA-A*11:01</li></ul></li><li>Next</li></ul>",
+            "* Patients must be:\n\n  * Age ≥ 18\n  * HLA-A\\*11:01\n* Next",
+        ),
+        (
+            "<ul><li><p>Patients must be:</p><ul><li>Age ≥ 18</li></ul></li><li><p>Next</p></li></ul>",
+            "* Patients must be:\n\n  * Age ≥ 18\n* Next",
+        ),
+        ("<ul><li>a<ul><li>b<ul><li>c</li></ul></li></ul></li></ul>", "* a\n\n  * b\n\n    * c"),
+        # Numbered lists (NCT04207047): counted from 1, nested ones indented by the marker's width.
+        ("<ol><li>One</li><li>Two<ol><li>a</li><li>b</li></ol></li></ol>", "1. One\n2. Two\n\n   1. a\n   2. b"),
+        (
+            "<ol>" + "<li>x</li>" * 9 + "<li>ten<ul><li>y</li></ul></li></ol>",
+            "\n".join(f"{n}. x" for n in range(1, 10)) + "\n10. ten\n\n    * y",
+        ),
+        ('<ol start="3"><li>c</li><li>d</li></ol>', "3. c\n4. d"),
+        ("<ul><li>Checked:<ol><li>a</li></ol></li></ul>", "* Checked:\n\n  1. a"),
+        # Paragraphs and lists around each other; a paragraph of an item.
+        ("Intro<ul><li>a</li></ul>Outro", "Intro\n\n* a\n\nOutro"),
+        (
+            "<p>Inclusion Criteria:</p><ul><li>a</li></ul><p>Exclusion Criteria:</p><ol><li>b</li></ol>",
+            "Inclusion Criteria:\n\n* a\n\nExclusion Criteria:\n\n1. b",
+        ),
+        ("<ol><li><p>First</p><p>more</p></li><li>Second</li></ol>", "1. First\n\n   more\n2. Second"),
+    ],
+)
 def test_lists(html, markdown):
     assert html_to_markdown(html) == markdown
     assert html_to_markdown(markdown) == markdown
 
 
-@pytest.mark.parametrize("html, markdown", [
-    ("first<br>second", "first\n\nsecond"),
-    ("<p>first<br/>second<br />third</p>", "first\n\nsecond\n\nthird"),
-    ("first\nsecond", "first\n\nsecond"),  # the sample's raw newline (interventionModelDescription)
-    ("first\r\nsecond", "first\n\nsecond"),
-    ("<ul><li>a<br>b</li></ul>", "* a\n\n  b"),
-    ("a<br><br><br>b", "a\n\nb"),
-])
+@pytest.mark.parametrize(
+    "html, markdown",
+    [
+        ("first<br>second", "first\n\nsecond"),
+        ("<p>first<br/>second<br />third</p>", "first\n\nsecond\n\nthird"),
+        ("first\nsecond", "first\n\nsecond"),  # the sample's raw newline (interventionModelDescription)
+        ("first\r\nsecond", "first\n\nsecond"),
+        ("<ul><li>a<br>b</li></ul>", "* a\n\n  b"),
+        ("a<br><br><br>b", "a\n\nb"),
+    ],
+)
 def test_line_breaks_become_paragraph_breaks(html, markdown):
     assert html_to_markdown(html) == markdown
 
 
-@pytest.mark.parametrize("html, markdown", [
-    ("apalutamide and&#x2F;or", "apalutamide and/or"),
-    ("apalutamide and&amp;#x2F;or", "apalutamide and/or"),  # escaped twice
-    ("Age &lt;3 years", "Age \\<3 years"),  # v2: seed NCT06731192 `Age \<3 years`
-    ("Age &amp;lt;3 years", "Age \\<3 years"),
-    ("ANC &amp;amp;gt;= 1,500&#x2F;mm^3", "ANC \\>= 1,500/mm\\^3"),  # three times; NCT04267848
-    ("106 Arm I &amp; 104 Arm II", "106 Arm I \\& 104 Arm II"),  # NCT01305200
-    ("acid [DNA] index", "acid \\[DNA\\] index"),  # NCT00567567
-    ("four* times daily", "four\\* times daily"),  # NCT01305200
-    ("<p>1. Voluntary signing</p>", "1\\. Voluntary signing"),
-    ("<ul><li>1. Voluntary signing</li></ul>", "* 1\\. Voluntary signing"),  # NCT06898385
-    ("0.121 × Back pain", "0.121 × Back pain"),  # NCT02552212: no space, no escape
-    ("<p>-Primary objectives:</p><p>UPDATE #7</p>", "-Primary objectives:\n\nUPDATE #7"),
-    ("it&#x27;s &quot;so&quot; &copy; &#8805;2", 'it\'s "so" © ≥2'),
-    ("RAINBO BLUE &Amp; TAPER", "RAINBO BLUE \\&Amp; TAPER"),  # not an entity (NCT06388018)
-    ("Q&parameter R&D", "Q\\&parameter R\\&D"),  # no `;`: not a reference
-    ("C:\\temp", "C:\\\\temp"),
-])
+@pytest.mark.parametrize(
+    "html, markdown",
+    [
+        ("apalutamide and&#x2F;or", "apalutamide and/or"),
+        ("apalutamide and&amp;#x2F;or", "apalutamide and/or"),  # escaped twice
+        ("Age &lt;3 years", "Age \\<3 years"),  # v2: seed NCT06731192 `Age \<3 years`
+        ("Age &amp;lt;3 years", "Age \\<3 years"),
+        ("ANC &amp;amp;gt;= 1,500&#x2F;mm^3", "ANC \\>= 1,500/mm\\^3"),  # three times; NCT04267848
+        ("106 Arm I &amp; 104 Arm II", "106 Arm I \\& 104 Arm II"),  # NCT01305200
+        ("acid [DNA] index", "acid \\[DNA\\] index"),  # NCT00567567
+        ("four* times daily", "four\\* times daily"),  # NCT01305200
+        ("<p>1. Voluntary signing</p>", "1\\. Voluntary signing"),
+        ("<ul><li>1. Voluntary signing</li></ul>", "* 1\\. Voluntary signing"),  # NCT06898385
+        ("0.121 × Back pain", "0.121 × Back pain"),  # NCT02552212: no space, no escape
+        ("<p>-Primary objectives:</p><p>UPDATE #7</p>", "-Primary objectives:\n\nUPDATE #7"),
+        ("it&#x27;s &quot;so&quot; &copy; &#8805;2", 'it\'s "so" © ≥2'),
+        ("RAINBO BLUE &Amp; TAPER", "RAINBO BLUE \\&Amp; TAPER"),  # not an entity (NCT06388018)
+        ("Q&parameter R&D", "Q\\&parameter R\\&D"),  # no `;`: not a reference
+        ("C:\\temp", "C:\\\\temp"),
+    ],
+)
 def test_entities_and_escapes(html, markdown):
     assert html_to_markdown(html) == markdown
     assert html_to_markdown(markdown) == markdown
@@ -314,37 +335,48 @@ def test_a_value_without_html_blocks_is_read_as_v2_markdown():
     assert html_to_markdown("Criteria:\n* a &amp; b\n* c&#x2F;d") == "Criteria:\n* a \\& b\n* c/d"
 
 
-@pytest.mark.parametrize("html, markdown", [
-    ("<p></p><p>A</p><p> </p><p>\n</p>", "A"),
-    ("<p>A</p><p></p><p>B</p>", "A\n\nB"),
-    ("<ul><li></li><li>b</li></ul>", "*\n* b"),
-    ("", ""),
-    ("   ", ""),
-    ("<p>  padded  </p>", "padded"),
-])
+@pytest.mark.parametrize(
+    "html, markdown",
+    [
+        ("<p></p><p>A</p><p> </p><p>\n</p>", "A"),
+        ("<p>A</p><p></p><p>B</p>", "A\n\nB"),
+        ("<ul><li></li><li>b</li></ul>", "*\n* b"),
+        ("", ""),
+        ("   ", ""),
+        ("<p>  padded  </p>", "padded"),
+    ],
+)
 def test_empty_paragraphs_and_blank_values(html, markdown):
     assert html_to_markdown(html) == markdown
 
 
-@pytest.mark.parametrize("html, markdown", [
-    ('<p>advanced <mark class="hl-term">CRPC</mark>.</p><p>x</p>', "advanced CRPC.\n\nx"),
-    ('Prostate Cancer (<mark class="hl-term">CRPC</mark>)', "Prostate Cancer (CRPC)"),
-    ("<ul><li><mark>Age</mark> ≥ 18</li></ul>", "* Age ≥ 18"),
-    ("<p><b>Bold</b> and <span>span</span></p>", "Bold and span"),  # other tags: text only
-    ("<p>a<!-- note -->b</p>", "ab"),
-])
+@pytest.mark.parametrize(
+    "html, markdown",
+    [
+        ('<p>advanced <mark class="hl-term">CRPC</mark>.</p><p>x</p>', "advanced CRPC.\n\nx"),
+        ('Prostate Cancer (<mark class="hl-term">CRPC</mark>)', "Prostate Cancer (CRPC)"),
+        ("<ul><li><mark>Age</mark> ≥ 18</li></ul>", "* Age ≥ 18"),
+        ("<p><b>Bold</b> and <span>span</span></p>", "Bold and span"),  # other tags: text only
+        ("<p>a<!-- note -->b</p>", "ab"),
+    ],
+)
 def test_highlights_and_other_tags_leave_their_text(html, markdown):
     assert html_to_markdown(html) == markdown
 
 
-@pytest.mark.parametrize("history, v2", [
-    ('Castrate-resistant Prostate Cancer (<mark class="hl-term">CRPC</mark>)',
-     "Castrate-resistant Prostate Cancer (CRPC)"),
-    ("Lupus&#x2F;SLE &amp;amp; p&lt;0.05", "Lupus/SLE & p<0.05"),
-    ("&lt;mark class=&quot;hl-term&quot;&gt;CRPC&lt;&#x2F;mark&gt;", "CRPC"),
-    ("AT&T [Presentation] a*b <0.001", "AT&T [Presentation] a*b <0.001"),  # v2 text: no escapes
-    ("RAINBO BLUE &Amp; TAPER", "RAINBO BLUE &Amp; TAPER"),
-])
+@pytest.mark.parametrize(
+    "history, v2",
+    [
+        (
+            'Castrate-resistant Prostate Cancer (<mark class="hl-term">CRPC</mark>)',
+            "Castrate-resistant Prostate Cancer (CRPC)",
+        ),
+        ("Lupus&#x2F;SLE &amp;amp; p&lt;0.05", "Lupus/SLE & p<0.05"),
+        ("&lt;mark class=&quot;hl-term&quot;&gt;CRPC&lt;&#x2F;mark&gt;", "CRPC"),
+        ("AT&T [Presentation] a*b <0.001", "AT&T [Presentation] a*b <0.001"),  # v2 text: no escapes
+        ("RAINBO BLUE &Amp; TAPER", "RAINBO BLUE &Amp; TAPER"),
+    ],
+)
 def test_text_fields_are_decoded_not_escaped(history, v2):
     assert unescape_text(history) == v2
     assert unescape_text(v2) == v2
