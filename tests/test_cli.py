@@ -230,3 +230,17 @@ def test_killed_mid_ingest_leaves_a_consistent_database_and_finishing_gives_the_
         consistent(killed)
     assert kills >= 4  # most land mid-work: the kill waits for trials to be committed, not for a clock
     assert ingest_state(killed) == ingest_state(calm)
+
+
+def test_parser_warnings_are_kept_on_the_check_not_only_printed(db):
+    """Under cron nobody reads stderr: a page whose layout drifted says so in the database."""
+    cut = ROOT / "tests" / "fixtures" / "pages" / "NCT06731192.label-less.cut.txt"
+    result = tw_process(db, "ingest", cut)
+    assert result.returncode == 0 and "warning: page cut short" in result.stderr
+    with sqlite3.connect(db) as conn:
+        (warnings,) = conn.execute("select warnings from checks").fetchone()
+    printed = [line.split("warning: ", 1)[1] for line in result.stderr.splitlines() if "warning: " in line]
+    assert warnings.splitlines() == printed and any(w.startswith("page cut short") for w in printed)
+    tw_process(db, "ingest", SEED)
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("select warnings from checks order by id desc limit 1").fetchone() == (None,)

@@ -263,3 +263,16 @@ def test_a_run_killed_midway_is_finished_by_the_next(tmp_path):
         assert count(db, "select count(*) from changes") == 0
         with sqlite3.connect(db) as conn:
             assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_parser_warnings_of_a_run_are_counted_and_mailed():
+    """A run whose inputs drew parser warnings reports it (cron mails it), even with nothing else new."""
+    from trialwatch.snapshots.jobs.run import RunReport
+    from trialwatch.snapshots.reports.render import render_run
+
+    quiet = RunReport(run_id=7, started_utc="2026-11-29T14:30:00+00:00", trials_checked=3)
+    assert render_run(quiet, "text") == ""
+    drifted = RunReport(run_id=7, started_utc="2026-11-29T14:30:00+00:00", trials_checked=3, warnings=2)
+    text = render_run(drifted, "text")
+    assert "Warnings" in text and "2 parser warnings" in text and "checks.warnings of run 7" in text
+    assert json.loads(render_run(drifted, "json"))["run"]["warnings"] == 2

@@ -71,7 +71,7 @@ class RunReport:
 
     @property
     def has_news(self) -> bool:
-        return bool(self.new_trials or self.changes or self.failures)
+        return bool(self.new_trials or self.changes or self.failures or self.warnings)
 
 
 def _due(store, now: str) -> tuple[list[str], list[str]]:

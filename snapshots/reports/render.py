@@ -181,6 +181,7 @@ def render_run(report, fmt: str) -> str:
                 "requests",
                 "trials_checked",
                 "snapshots_written",
+                "warnings",
             )
         }
         return to_json({"run": run, "new_trials": report.new_trials, "changes": changes, "failures": report.failures})
@@ -212,5 +213,12 @@ def render_run(report, fmt: str) -> str:
     if report.failures:
         lines.append("## Failed" if markdown else "Failed")
         lines += [f"{'- ' if markdown else '  '}{failure['error']}" for failure in report.failures]
+        lines.append("")
+    if report.warnings:
+        lines.append("## Warnings" if markdown else "Warnings")
+        lines.append(
+            f"{'- ' if markdown else '  '}{report.warnings} parser warnings in what was read (a source's layout "
+            f"may have drifted): see checks.warnings of run {report.run_id}"
+        )
         lines.append("")
     return "\n".join(lines)
