@@ -2,8 +2,9 @@
 
 `map_study` is pure and built for bulk use (hundreds of thousands of records): plain dict
 look-ups through small type-checking accessors, no copies of the input.  The API carries
-every field of the record, so `unknown` is always empty; a module or key the study lacks is
-shown as absent (``None`` or ``[]``).
+every field of the record but `results` (the results sections as a results page shows them),
+so `unknown` is always `["results"]`; a module or key the study lacks is shown as absent
+(``None`` or ``[]``).
 
 Wrongly typed input never raises anything but InputError: the required fields (NCT id, brief
 title, overall status) must be strings, and an optional value of the wrong type (a string
@@ -177,14 +178,46 @@ def _other_ids(ident: dict) -> list[dict]:
     return other_ids
 
 
-def _status(status_mod: dict, has_results) -> dict:
-    """Status, results flag and the registry's dates."""
+def _submission_tracking(misc: dict) -> dict | None:
+    """`derivedSection.miscInfoModule.submissionTracking` → the record's form; None without one."""
+    tracking = _d(misc.get("submissionTracking"))
+    if not tracking:
+        return None
+    return {
+        "estimated_results_first_submitted": _s(tracking.get("estimatedResultsFirstSubmitDate")),
+        "first_mcp_posted": _s(_d(_d(tracking.get("firstMcpInfo")).get("postDateStruct")).get("date")),
+        "submissions": [
+            {
+                "release": _s(info.get("releaseDate")),
+                "unrelease": _s(info.get("unreleaseDate")),
+                "unrelease_unknown": _bool(info.get("unreleaseDateUnknown")),
+                "reset": _s(info.get("resetDate")),
+                "mcp_release_n": n if type(n := info.get("mcpReleaseN")) is int else None,
+            }
+            for info in _dicts(tracking.get("submissionInfos"))
+        ],
+    }
+
+
+def _status(status_mod: dict, has_results, misc: dict) -> dict:
+    """Status, results flag and the registry's dates, in the record's order."""
     return {
         "why_stopped": _s(status_mod.get("whyStopped")),
+        "last_known_status": _s(status_mod.get("lastKnownStatus")),
+        "in_registry": True,
+        "phases": None,  # placeholders keeping the record's key order; map_study fills them
+        "study_type": None,
         "has_results": has_results if type(has_results) is bool else False,
         "last_updated": _s(_d(status_mod.get("lastUpdatePostDateStruct")).get("date")),
         "first_posted": _s(_d(status_mod.get("studyFirstPostDateStruct")).get("date")),
         "results_first_posted": _s(_d(status_mod.get("resultsFirstPostDateStruct")).get("date")),
+        "first_submitted": _s(status_mod.get("studyFirstSubmitDate")),
+        "first_submitted_qc": _s(status_mod.get("studyFirstSubmitQcDate")),
+        "last_update_submitted": _s(status_mod.get("lastUpdateSubmitDate")),
+        "results_first_submitted": _s(status_mod.get("resultsFirstSubmitDate")),
+        "certificate_of_delay": _s(status_mod.get("dispFirstSubmitDate")),
+        "status_verified": _s(status_mod.get("statusVerifiedDate")),
+        "submission_tracking": _submission_tracking(misc),
         "start_date": _dated(status_mod.get("startDateStruct")),
         "primary_completion_date": _dated(status_mod.get("primaryCompletionDateStruct")),
         "completion_date": _dated(status_mod.get("completionDateStruct")),
@@ -310,22 +343,28 @@ def map_study(study: dict) -> dict:
     description_mod = _d(protocol.get("descriptionModule"))
     arms_mod = _d(protocol.get("armsInterventionsModule"))
     contacts_mod = _d(protocol.get("contactsLocationsModule"))
-    dates = _status(_d(protocol.get("statusModule")), study.get("hasResults"))
+    oversight = _d(protocol.get("oversightModule"))
+    dates = _status(
+        _d(protocol.get("statusModule")),
+        study.get("hasResults"),
+        _d(_d(study.get("derivedSection")).get("miscInfoModule")),
+    )
+    dates["phases"] = _strs(design_mod.get("phases"))
+    dates["study_type"] = _s(design_mod.get("studyType"))
     return {
         "nct_id": nct_id.upper(),
         "title": title,
         "official_title": _s(ident.get("officialTitle")),
         "acronym": _s(ident.get("acronym")),
         "status": status,
-        "why_stopped": dates.pop("why_stopped"),
-        "phases": _strs(design_mod.get("phases")),
-        "study_type": _s(design_mod.get("studyType")),
         **dates,
         "enrollment": _enrollment(design_mod),
         "conditions": _strs(conditions_mod.get("conditions")),
         "keywords": _strs(conditions_mod.get("keywords")),
         "summary": _s(description_mod.get("briefSummary")),
         "description": _s(description_mod.get("detailedDescription")),
+        "fda_regulated_drug": _bool(oversight.get("isFdaRegulatedDrug")),
+        "fda_regulated_device": _bool(oversight.get("isFdaRegulatedDevice")),
         "design": _design(design_mod),
         "arms": _arms(arms_mod),
         "interventions": _interventions(arms_mod),
@@ -336,8 +375,9 @@ def map_study(study: dict) -> dict:
         "outcomes": _all_outcomes(_d(protocol.get("outcomesModule"))),
         "locations": _locations(contacts_mod.get("locations")),
         "references": _references(protocol),
+        "results": {},
         "extra_sections": {},
-        "unknown": [],
+        "unknown": ["results"],  # results data as a results page shows them; the API's are not mapped
     }
 
 

@@ -125,6 +125,19 @@ ALWAYS_UNKNOWN = (
     "outcomes",
     "locations",
     "references",
+    # registry bookkeeping no page shows
+    "last_known_status",
+    "in_registry",
+    "first_submitted",
+    "first_submitted_qc",
+    "last_update_submitted",
+    "results_first_submitted",
+    "certificate_of_delay",
+    "status_verified",
+    "submission_tracking",
+    "fda_regulated_drug",
+    "fda_regulated_device",
+    "results",
 )
 # Fields the label-less rendering drops or may drop.
 LABEL_LESS_UNKNOWN = (

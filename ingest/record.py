@@ -34,6 +34,16 @@ FIELDS: list[tuple[str, str, str]] = [
     ),
     ("why_stopped", "text", "Why a suspended, terminated or withdrawn study stopped."),
     (
+        "last_known_status",
+        "code",
+        "For a record whose status is `UNKNOWN`: the status it last had (`lastKnownStatus`).",
+    ),
+    (
+        "in_registry",
+        "bool",
+        "Whether ClinicalTrials.gov has the record: false on an observation that the registry no longer returns it (`trialwatch run` checks), true in every registry record.",
+    ),
+    (
         "phases",
         "list of codes",
         '`["PHASE2", "PHASE3"]`; `["NA"]` for not applicable; `[]` when the study has none (observational).',
@@ -43,6 +53,33 @@ FIELDS: list[tuple[str, str, str]] = [
     ("last_updated", "date", "The registry's last update post date, `YYYY-MM-DD`."),
     ("first_posted", "date", "First posted date, as the registry gives it."),
     ("results_first_posted", "date", "Results first posted date, as the registry gives it."),
+    ("first_submitted", "date", "When the record was first submitted to the registry (`studyFirstSubmitDate`)."),
+    (
+        "first_submitted_qc",
+        "date",
+        "When the first submission passed the registry's quality control (`studyFirstSubmitQcDate`): the date of version 0 in the registry's history.",
+    ),
+    (
+        "last_update_submitted",
+        "date",
+        "When this version was submitted (`lastUpdateSubmitDate`): the registry's history dates versions by it, a few days before `last_updated` made them public. Kept, not compared.",
+    ),
+    ("results_first_submitted", "date", "When results were first submitted (`resultsFirstSubmitDate`)."),
+    (
+        "certificate_of_delay",
+        "date",
+        "When a certificate of delay of results was first submitted (`dispFirstSubmitDate`).",
+    ),
+    (
+        "status_verified",
+        "date",
+        "When the sponsor last verified the record (`statusVerifiedDate`, month precision). Kept, not compared.",
+    ),
+    (
+        "submission_tracking",
+        "object",
+        'Results submissions the registry tracks (`submissionTracking`): `{"estimated_results_first_submitted", "first_mcp_posted", "submissions": [{"release", "unrelease", "unrelease_unknown", "reset", "mcp_release_n"}]}`; null when the record has none.',
+    ),
     (
         "start_date",
         "dated",
@@ -59,6 +96,16 @@ FIELDS: list[tuple[str, str, str]] = [
     ("keywords", "list", "Keywords, as the registry lists them."),
     ("summary", "text", "Brief summary."),
     ("description", "text", "Detailed description."),
+    (
+        "fda_regulated_drug",
+        "bool",
+        "Whether the study is of a drug or biological product regulated by the U.S. FDA (`isFdaRegulatedDrug`); null when the record does not say.",
+    ),
+    (
+        "fda_regulated_device",
+        "bool",
+        "Whether the study is of a device product regulated by the U.S. FDA (`isFdaRegulatedDevice`); null when the record does not say.",
+    ),
     ("design", "object", "Study design."),
     ("design.allocation", "code", "`RANDOMIZED`, `NON_RANDOMIZED` or `NA`."),
     ("design.intervention_model", "code", "`PARALLEL`, `SINGLE_GROUP`, `CROSSOVER`, `FACTORIAL`, `SEQUENTIAL`."),
@@ -119,6 +166,11 @@ FIELDS: list[tuple[str, str, str]] = [
     ),
     ("references", "list", '`[{"pmid", "type", "citation"}]`, matched by PMID (or citation).'),
     (
+        "results",
+        "object",
+        "Results sections as a results page shows them (Participant Flow, Baseline Characteristics, …), heading → text; unknown for every source that does not show them.",
+    ),
+    (
         "extra_sections",
         "object",
         "Sections of a page the parser did not understand, heading → text, kept rather than lost.",
@@ -160,12 +212,21 @@ def empty_record(nct_id: str | None = None) -> dict:
         "acronym": None,
         "status": None,
         "why_stopped": None,
+        "last_known_status": None,
+        "in_registry": None,
         "phases": [],
         "study_type": None,
         "has_results": False,
         "last_updated": None,
         "first_posted": None,
         "results_first_posted": None,
+        "first_submitted": None,
+        "first_submitted_qc": None,
+        "last_update_submitted": None,
+        "results_first_submitted": None,
+        "certificate_of_delay": None,
+        "status_verified": None,
+        "submission_tracking": None,
         "start_date": None,
         "primary_completion_date": None,
         "completion_date": None,
@@ -174,6 +235,8 @@ def empty_record(nct_id: str | None = None) -> dict:
         "keywords": [],
         "summary": None,
         "description": None,
+        "fda_regulated_drug": None,
+        "fda_regulated_device": None,
         "design": {
             "allocation": None,
             "intervention_model": None,
@@ -203,9 +266,30 @@ def empty_record(nct_id: str | None = None) -> dict:
         "outcomes": {"primary": [], "secondary": [], "other": []},
         "locations": [],
         "references": [],
+        "results": {},
         "extra_sections": {},
         "unknown": [],
     }
+
+
+def upgrade(record: dict) -> dict:
+    """A stored record written by an older release, completed: each top-level key it lacks is
+    added (empty) and listed in `unknown`, so a field this release learned is never a change."""
+    missing = [key for key in TOP_LEVEL if key not in record]
+    if not missing:
+        return record
+    template = empty_record()
+    record = {key: record[key] if key in record else template[key] for key in TOP_LEVEL}
+    record["unknown"] = sorted(set(record["unknown"] or ()) | set(missing))
+    return record
+
+
+def absent_record(nct_id: str) -> dict:
+    """What an observation that the registry no longer returns a trial records: `in_registry`
+    false, every other field unknown (the absence says nothing of them)."""
+    record = empty_record(nct_id)
+    record["in_registry"] = False
+    return finish(record, [key for key in TOP_LEVEL if key not in ("nct_id", "in_registry", "unknown")])
 
 
 def canonical_json(record: dict) -> str:

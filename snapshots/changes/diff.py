@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 
+from trialwatch.ingest.record import upgrade
 from trialwatch.snapshots.changes.dates import at_precision, coarser, registry_date
 
 CATEGORIES = (
@@ -141,6 +142,15 @@ def compare_status(spec, old, new, ctx):
     severity = "critical" if new in CRITICAL_STATUSES else "notable"
     kind = "added" if old is None else "changed"
     return [ctx.change(spec, kind, old, new, f"Status {_show(old)} → {_show(new)}", severity)]
+
+
+def compare_presence(spec, old, new, ctx):
+    """`in_registry`: a trial the registry stopped returning, or one that came back."""
+    if old is None or old == new:
+        return []
+    if new is False:
+        return [ctx.change(spec, "removed", old, new, "No longer in the registry", "critical")]
+    return [ctx.change(spec, "added", old, new, "Back in the registry", "notable")]
 
 
 def compare_results(spec, old, new, ctx):
@@ -507,13 +517,19 @@ def compare_sections(spec, old, new, ctx):
 
 SPECS = [
     Spec("status", "status", "Status", compare_status, "notable"),
+    Spec("in_registry", "status", "In the registry", compare_presence, "critical"),
     Spec("why_stopped", "status", "Why stopped", compare_scalar),
+    Spec("last_known_status", "status", "Last known status", compare_scalar),
     Spec("start_date", "dates", "Start date", compare_date),
     Spec("primary_completion_date", "dates", "Primary completion date", compare_date),
     Spec("completion_date", "dates", "Completion date", compare_date),
     Spec("first_posted", "dates", "First posted", compare_scalar),
+    Spec("first_submitted", "dates", "First submitted", compare_scalar),
+    Spec("first_submitted_qc", "dates", "First submission quality-controlled", compare_scalar),
     Spec("enrollment", "enrollment", "Enrollment", compare_enrollment),
     Spec("study_type", "design", "Study type", compare_scalar),
+    Spec("fda_regulated_drug", "design", "FDA-regulated drug", compare_scalar),
+    Spec("fda_regulated_device", "design", "FDA-regulated device", compare_scalar),
     Spec("phases", "design", "Phases", compare_set),
     Spec("design.allocation", "design", "Allocation", compare_scalar),
     Spec("design.intervention_model", "design", "Intervention model", compare_scalar),
@@ -567,14 +583,19 @@ SPECS = [
     Spec("keywords", "description", "Keywords", compare_set),
     Spec("has_results", "results", "Results", compare_results),
     Spec("results_first_posted", "results", "Results first posted", compare_scalar),
+    Spec("results_first_submitted", "results", "Results first submitted", compare_scalar, "notable"),
+    Spec("certificate_of_delay", "results", "Certificate of delay submitted", compare_scalar, "notable"),
+    Spec("submission_tracking", "results", "Results submission tracking", compare_object),
+    Spec("results", "results", "Results sections", compare_sections),
     Spec("references", "other", "References", compare_keyed, key=("pmid",), noun="Reference"),
     Spec("extra_sections", "other", "Other sections", compare_sections),
 ]
-NOT_COMPARED = {"nct_id", "last_updated", "unknown"}
+NOT_COMPARED = {"nct_id", "last_updated", "last_update_submitted", "status_verified", "unknown"}
 
 
 def diff_records(old: dict, new: dict) -> list[dict]:
     """Every change from `old` to `new` (two records of one trial), in report order."""
+    old, new = upgrade(old), upgrade(new)
     ctx = Context(
         new.get("nct_id") or old.get("nct_id") or "", set(old.get("unknown") or ()) | set(new.get("unknown") or ())
     )
