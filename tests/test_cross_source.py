@@ -24,114 +24,25 @@ API → page → API for each page, the copies cut at 2,000 characters included.
 from __future__ import annotations
 
 import datetime
-import functools
 import json
 from pathlib import Path
 
 import pytest
 
 import renderings
-from clirun import tw
-from edits import API, EDITS, Expected, LABELLESS, MAYBE, NOT_ACTUAL, bump_update, matches, shows
+from edits import API, EDITS, Expected, LABELLESS, MAYBE, NOT_ACTUAL, bump_update, shows
+from timeline import (NCT_IDS, Timeline, assert_exactly, assert_no_changes, assert_summaries, has_results, load,
+                      study_info)
 
 ROOT = Path(__file__).resolve().parent.parent
-STUDIES = ROOT / "tests" / "fixtures" / "ctgov" / "studies"
-NCT_IDS = sorted(path.stem for path in STUDIES.glob("*.json"))
-T0 = datetime.datetime(2025, 6, 1, tzinfo=datetime.timezone.utc)
 PAGES = ("labelled", "labelled_first", "labelless", "html_semantic", "html_table", "cut:Study Groups")
 RESULTS = ("results", "results_bare")
 CUT_COPIES = ("labelless_cut", "results_cut")  # cut at 2,000 characters, like the real copies
 
 
-@functools.lru_cache(maxsize=None)
-def _read(nct_id: str) -> str:
-    return (STUDIES / f"{nct_id}.json").read_text(encoding="utf-8")
-
-
-def load(nct_id: str) -> dict:
-    return json.loads(_read(nct_id))
-
-
-@functools.lru_cache(maxsize=None)
-def _parsed(nct_id: str) -> dict:
-    return json.loads(_read(nct_id))  # read only: for the checks made while collecting tests
-
-
-def has_results(nct_id: str) -> bool:
-    return bool(_parsed(nct_id).get("hasResults"))
-
-
 def sources_of(study: dict, cut_copies: bool = False) -> tuple[str, ...]:
     sources = (API, *PAGES, *(RESULTS if study.get("hasResults") else ()))
     return sources + tuple(name for name in CUT_COPIES if cut_copies and (name != "results_cut" or study.get("hasResults")))
-
-
-class Timeline:
-    """One trial's timeline in a fresh database: ingest renderings one after the other, an hour apart."""
-
-    def __init__(self, folder: Path, nct_id: str):
-        self.folder, self.nct_id, self.db = folder, nct_id, folder / "tw.db"
-        self.log: list[tuple[str, str]] = []  # (observed_at, source) of every ingest
-
-    def ingest(self, study: dict, source: str) -> str:
-        suffix, text = renderings.render(study, source)
-        path = self.folder / f"{len(self.log):03d}-{source.replace(':', '-').replace(' ', '_')}{suffix}"
-        path.write_text(text, encoding="utf-8")
-        at = (T0 + datetime.timedelta(hours=len(self.log) + 1)).isoformat()
-        result = tw(self.db, "ingest", path, "--observed-at", at)
-        assert result.exit_code == 0, f"ingest {source}: {result.stderr}"
-        self.log.append((at, source))
-        return at
-
-    def changes(self) -> list[dict]:
-        result = tw(self.db, "diff", self.nct_id, "--format", "json")
-        assert result.exit_code == 0, result.stderr
-        return json.loads(result.stdout)
-
-    def history(self) -> list[dict]:
-        result = tw(self.db, "history", self.nct_id, "--format", "json")
-        assert result.exit_code == 0, result.stderr
-        return json.loads(result.stdout)
-
-    def explain(self, changes: list[dict]) -> str:
-        where = dict(self.log)
-        steps = " → ".join(source for _, source in self.log)
-        lines = [f"  at {c['observed_at']} ({where.get(c['observed_at'], '?')}): {c['field']} {c['kind']}: "
-                 f"{c['summary']!r}" for c in changes]
-        return f"ingested {steps}\n" + "\n".join(lines)
-
-
-def assert_summaries(changes: list[dict]) -> None:
-    """Every change says something: a non-empty summary that does not stop at a colon."""
-    for change in changes:
-        summary = (change.get("summary") or "").strip()
-        assert summary and not summary.endswith(":"), f"empty summary: {change['field']} {change['summary']!r}"
-
-
-def assert_no_changes(timeline: Timeline) -> None:
-    changes = timeline.changes()
-    assert changes == [], "renderings of one version gave changes:\n" + timeline.explain(changes)
-
-
-def assert_exactly(timeline: Timeline, wanted: list[tuple[Expected, set[str], str]]) -> None:
-    """Exactly the wanted changes: per expected change (one per field), one change of its field and
-    kind, observed at one of the allowed instants, with the key attributes of where it was first seen
-    (`source`); no other change."""
-    changes = timeline.changes()
-    explain = timeline.explain(changes)
-    assert_summaries(changes)
-    fields = {expected.field for expected, _, _ in wanted}
-    unexpected = [c for c in changes if c["field"] not in fields]
-    assert not unexpected, "changes nothing explains:\n" + explain
-    for expected, allowed, source in wanted:
-        found = [c for c in changes if c["field"] == expected.field]
-        assert len(found) == 1, f"{expected.field}: want one {expected.kind} change, got {len(found)}:\n" + explain
-        change = found[0]
-        assert change["kind"] == expected.kind, f"{expected.field}: want kind {expected.kind}:\n" + explain
-        assert change["observed_at"] in allowed, (
-            f"{expected.field}: dated {change['observed_at']}, want one of {sorted(allowed)}:\n" + explain)
-        for key, want in expected.attrs_from(source).items():
-            assert matches(want, change.get(key)), f"{expected.field}: {key} {change.get(key)!r}, want {want!r}:\n" + explain
 
 
 def every_ordered_pair(names: tuple[str, ...]) -> list[str]:
@@ -199,7 +110,7 @@ def test_results_page_alone_after_the_api_record_gives_no_change(tmp_path, nct_i
     assert_no_changes(timeline)
 
 
-@pytest.mark.parametrize("nct_id", [n for n in NCT_IDS if (_parsed(n)["protocolSection"].get("descriptionModule") or {})
+@pytest.mark.parametrize("nct_id", [n for n in NCT_IDS if (study_info(n)["protocolSection"].get("descriptionModule") or {})
                                     .get("detailedDescription")])
 def test_labelless_page_after_the_labelled_one_keeps_the_detailed_description(tmp_path, nct_id):
     """Issue item 6: the label-less rendering drops the detailed description: unknown, not removed."""
@@ -251,7 +162,7 @@ def versions(edit_name: str, nct_id: str) -> tuple[dict, dict, list[Expected]]:
 
 
 def applicable(edit_name: str) -> list[str]:
-    return [nct_id for nct_id in NCT_IDS if EDITS[edit_name].applies(_parsed(nct_id))]
+    return [nct_id for nct_id in NCT_IDS if EDITS[edit_name].applies(study_info(nct_id))]
 
 
 # Varied studies (month and day dates, with and without results, interventional, observational,
