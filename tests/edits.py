@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import copy
 import datetime
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field as _field
 from typing import Callable
 
 # Main-page sections in page order (a cut page shows only the sections before the cut).
@@ -105,11 +106,15 @@ class Expected:
     field: str
     kind: str
     aspect: str
-    attrs: dict = field(default_factory=dict)
+    attrs: dict = _field(default_factory=dict)
     page_attrs: dict | None = None
 
     def attrs_from(self, source: str) -> dict:
         return self.attrs if source == API or self.page_attrs is None else self.page_attrs
+
+    def shown_by(self, study: dict, sources=SOURCES) -> dict[str, bool | str]:
+        """The sources whose rendering of `study` (the edited version) can show this change."""
+        return {source: seen for source in sources if (seen := shows(source, self.aspect, study))}
 
 
 @dataclass(frozen=True)

@@ -115,10 +115,6 @@ def _module(study: dict, name: str) -> dict:
     return (study.get("protocolSection") or {}).get(name) or {}
 
 
-def nct_id(study: dict) -> str:
-    return _module(study, "identificationModule")["nctId"]
-
-
 def _lines(text: str | None) -> list[str]:
     """A text field as the page shows it: one block per non-empty line, Markdown kept."""
     return [line.strip() for line in (text or "").splitlines() if line.strip()]
