@@ -19,14 +19,34 @@ Pure: text in, (record, warnings) out; no I/O, no clock.
 
 from __future__ import annotations
 
-import datetime
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from .criteria import split_criteria
 from .errors import InputError
-from .record import PHASES, STATUSES, STUDY_TYPES, WHO_MASKED, empty_record, finish
+from .record import STATUSES, STUDY_TYPES, empty_record, finish
+from .results_page import is_results_title, parse_results_page
+from .rows import (
+    INVALID,
+    Invalid,
+    PageState,
+    Row,
+    as_age,
+    as_code,
+    as_dated_day,
+    as_day,
+    as_enrollment,
+    as_phases,
+    as_yes_no,
+    join_paragraphs,
+    matched,
+    pair_rows,
+    parse_who_masked,
+    read_rows,
+    settle_rows,
+    warn_leftover,
+)
 
 # ClinicalTrials.gov codes the page shows (record.py holds the ones other sources share).
 ALLOCATIONS = ("RANDOMIZED", "NON_RANDOMIZED", "NA")
@@ -138,12 +158,16 @@ ALWAYS_UNKNOWN = (
     "fda_regulated_drug",
     "fda_regulated_device",
     "results",
+    # a page may run several conditions or keywords together on one line: their items are unknown
+    "conditions.items",
+    "keywords.items",
 )
 # Fields the label-less rendering drops or may drop.
 LABEL_LESS_UNKNOWN = (
     "arms[].type",
     "interventions[].type",
     "summary",
+    "description",
     "conditions",
     "keywords",
     "design.who_masked",
@@ -227,192 +251,10 @@ _BLURB_VERBS = (
 )
 
 
-def _matched(pattern: re.Pattern, line: str) -> re.Match:
-    """The match of a line already known to match `pattern`."""
-    match = pattern.match(line)
-    if match is None:  # pragma: no cover - callers only pass lines they found by this pattern
-        raise ValueError(f"{line!r} does not match {pattern.pattern}")
-    return match
-
-
-class _Invalid(ValueError):
-    """A value that is not what its row holds (a code cut mid-word, a malformed date…)."""
-
-
-# ---------------------------------------------------------------- values
-
-
-def _code(codes: tuple[str, ...], what: str) -> Callable[[str], str]:
-    def convert(value: str) -> str:
-        if value not in codes:
-            raise _Invalid(f"not a {what} code")
-        return value
-
-    return convert
-
-
-def _phases(value: str) -> list[str]:
-    parts = value.split("/")
-    if not all(part in PHASES for part in parts):
-        raise _Invalid("not a phase code (PHASE1, PHASE2/PHASE3, NA…)")
-    return parts
-
-
-def _enrollment(value: str) -> dict:
-    match = _ENROLLMENT.match(value)
-    if not match:
-        raise _Invalid("not an enrollment ('N participants')")
-    return {"count": int(match.group(1)), "type": None}
-
-
-def _date(value: str) -> str:
-    if not _DATE.match(value):
-        raise _Invalid("not a date (YYYY-MM-DD)")
-    try:
-        datetime.date.fromisoformat(value)
-    except ValueError:
-        raise _Invalid("not a calendar date") from None
-    return value
-
-
-def _dated(value: str) -> dict:
-    return {"date": _date(value), "type": None}
-
-
-def _age(value: str) -> str:
-    if not _AGE.match(value):
-        raise _Invalid("not an age ('N Years')")
-    return value
-
-
-def _yes_no(value: str) -> bool:
-    if value not in ("Yes", "No"):
-        raise _Invalid("not Yes or No")
-    return value == "Yes"
-
-
-def _who_masked(line: str) -> list[str] | None:
-    """`Participants Outcome Assessors` → codes; None when the line is something else."""
-    roles, pos = [], 0
-    while pos < len(line):
-        match = _ROLE_PHRASE.match(line, pos)
-        if not match:
-            return None
-        word = match.group(1).lower().rstrip("s").replace("outcomes ", "outcome ")
-        roles.append(_MASKED[word])
-        pos = match.end()
-    return [code for code in WHO_MASKED if code in roles] if roles else None
-
-
-def _paragraphs(lines: list[str]) -> str | None:
-    return "\n\n".join(lines) or None
-
-
-# ---------------------------------------------------------------- the page being parsed
-
-
-@dataclass
-class _Page:
-    labeled: bool
-    sections: dict[str, list[str]]
-    complete: set[str]  # sections present and not possibly cut
-    record: dict
-    unknown: set[str] = field(default_factory=set)
-    warnings: list[str] = field(default_factory=list)
-
-    def not_known(self, path: str, why: str | None = None) -> None:
-        self.unknown.add(path)
-        if why:
-            self.warnings.append(why)
-
-    def invalid(self, path: str, value: str, error: _Invalid) -> None:
-        self.not_known(path, f"{path}: {value!r} is {error}; left unknown")
-
-
-_INVALID = object()  # a value shown but not valid: unknown, already warned about
-
-
-@dataclass(frozen=True)
-class _Row:
-    label: str  # the label line in the labeled rendering
-    key: str  # the key it fills (in the record, or in a nested object)
-    convert: Callable[[str], object]
-
-
-def _rows(
-    page: _Page, section: str, lines: list[str], rows: tuple[_Row, ...], prefix: str = ""
-) -> tuple[dict, list[str]]:
-    """Read a section's rows → ({key: value}, lines left over).
-
-    Labeled: a label line, then its value.  Label-less: each line goes to the first row, in
-    order, whose shape it has (a missing row shifts the others, so order alone cannot be used).
-    A value of the wrong shape is warned about and left out (its row then counts as absent).
-    """
-    values, leftover = {}, []
-    by_label = {row.label: row for row in rows}
-    if page.labeled:
-        i = 0
-        while i < len(lines):
-            row = by_label.get(lines[i])
-            if row is None:
-                leftover.append(lines[i])
-                i += 1
-                continue
-            value = lines[i + 1] if i + 1 < len(lines) and lines[i + 1] not in by_label else None
-            i += 1 if value is None else 2
-            if value is None:
-                page.warnings.append(f"{section}: {row.label} has no value")
-                continue
-            try:
-                values[row.key] = row.convert(value)
-            except _Invalid as error:
-                page.invalid(prefix + row.key, value, error)
-                values[row.key] = _INVALID
-        return values, leftover
-    start = 0
-    for line in lines:
-        for j in range(start, len(rows)):
-            try:
-                values[rows[j].key] = rows[j].convert(line)
-            except _Invalid:
-                continue
-            start = j + 1
-            break
-        else:
-            leftover.append(line)
-    return values, leftover
-
-
-def _settle(page: _Page, values: dict, keys, target: dict, prefix: str, applies) -> None:
-    """Store the rows read; a row absent is unknown if it applies, else None."""
-    for key in keys:
-        value = values.get(key)
-        if key in values and value is not _INVALID:
-            target[key] = value
-        elif key in values:
-            page.unknown.add(prefix + key)
-        elif applies(key):
-            page.unknown.add(prefix + key)
-
-
-def _pair(page: _Page, section: str, values: dict, first: str, second: str, prefix: str = "") -> None:
-    """Label-less: one value of two same-shaped rows (start/completion, min/max age) is ambiguous."""
-    if not page.labeled and (first in values) != (second in values):
-        values.pop(first, None)
-        values.pop(second, None)
-        page.not_known(prefix + first)
-        page.not_known(prefix + second, f"{section}: one of {first} and {second} is shown, cannot tell which")
-
-
-def _leftover(page: _Page, section: str, lines: list[str]) -> None:
-    for line in lines:
-        page.warnings.append(f"{section}: line not understood: {line[:80]!r}")
-
-
 # ---------------------------------------------------------------- one function per section
 
 
-def _study_results(page: _Page, lines: list[str]) -> None:
+def _study_results(page: PageState, lines: list[str]) -> None:
     badge = next((_BADGES[line] for line in lines if line in _BADGES), None)
     sentence = next((value for line in lines for phrase, value in _RESULTS_SENTENCES.items() if phrase in line), None)
     if badge is not None and sentence is not None and badge != sentence:
@@ -424,68 +266,68 @@ def _study_results(page: _Page, lines: list[str]) -> None:
 
 
 BASIC_ROWS = (
-    _Row("Recruitment Status", "status", _code(STATUSES, "recruitment status")),
-    _Row("Clinical Phase", "phases", _phases),
-    _Row("Total Enrollment", "enrollment", _enrollment),
-    _Row("Study Classification", "study_type", _code(STUDY_TYPES, "study type")),
-    _Row("Study Start Date", "start_date", _dated),
-    _Row("Study Completion Date", "completion_date", _dated),
+    Row("Recruitment Status", "status", as_code(STATUSES, "recruitment status")),
+    Row("Clinical Phase", "phases", as_phases),
+    Row("Total Enrollment", "enrollment", as_enrollment),
+    Row("Study Classification", "study_type", as_code(STUDY_TYPES, "study type")),
+    Row("Study Start Date", "start_date", as_dated_day),
+    Row("Study Completion Date", "completion_date", as_dated_day),
 )
 
 
-def _basic_information(page: _Page, lines: list[str]) -> None:
-    values, leftover = _rows(page, "Basic Information", lines, BASIC_ROWS)
-    _pair(page, "Basic Information", values, "start_date", "completion_date")
+def _basic_information(page: PageState, lines: list[str]) -> None:
+    values, leftover = read_rows(page, "Basic Information", lines, BASIC_ROWS)
+    pair_rows(page, "Basic Information", values, "start_date", "completion_date")
     record = page.record
-    _settle(page, values, [r.key for r in BASIC_ROWS if r.key != "phases"], record, "", lambda key: True)
+    settle_rows(page, values, [r.key for r in BASIC_ROWS if r.key != "phases"], record, "", lambda key: True)
     if "phases" in values:
-        _settle(page, values, ["phases"], record, "", lambda key: True)
+        settle_rows(page, values, ["phases"], record, "", lambda key: True)
     elif record["study_type"] not in NO_PHASES:
         page.unknown.add("phases")
     for key in ("status", "enrollment", "study_type"):
         if key not in values:
             page.warnings.append(f"Basic Information: no {key.replace('_', ' ')} shown; left unknown")
-    _leftover(page, "Basic Information", leftover)
+    warn_leftover(page, "Basic Information", leftover)
 
 
-def _text(key: str) -> Callable[[_Page, list[str]], None]:
-    def parse(page: _Page, lines: list[str]) -> None:
-        page.record[key] = _paragraphs(lines)
+def _text(key: str) -> Callable[[PageState, list[str]], None]:
+    def parse(page: PageState, lines: list[str]) -> None:
+        page.record[key] = join_paragraphs(lines)
 
     return parse
 
 
-def _list(key: str) -> Callable[[_Page, list[str]], None]:
-    def parse(page: _Page, lines: list[str]) -> None:
+def _list(key: str) -> Callable[[PageState, list[str]], None]:
+    def parse(page: PageState, lines: list[str]) -> None:
         page.record[key] = list(lines)
 
     return parse
 
 
 DESIGN_ROWS = (
-    _Row("Allocation Method", "allocation", _code(ALLOCATIONS, "allocation")),
-    _Row("Intervention Model", "intervention_model", _code(INTERVENTION_MODELS, "intervention model")),
-    _Row("Primary Study Purpose", "primary_purpose", _code(PRIMARY_PURPOSES, "primary purpose")),
-    _Row("Blinding Strategy", "masking", _code(MASKINGS, "masking")),
-    _Row("Observational Model Type", "observational_model", _code(OBSERVATIONAL_MODELS, "observational model")),
-    _Row("Study Time Perspective", "time_perspective", _code(TIME_PERSPECTIVES, "time perspective")),
+    Row("Allocation Method", "allocation", as_code(ALLOCATIONS, "allocation")),
+    Row("Intervention Model", "intervention_model", as_code(INTERVENTION_MODELS, "intervention model")),
+    Row("Primary Study Purpose", "primary_purpose", as_code(PRIMARY_PURPOSES, "primary purpose")),
+    Row("Blinding Strategy", "masking", as_code(MASKINGS, "masking")),
+    Row("Observational Model Type", "observational_model", as_code(OBSERVATIONAL_MODELS, "observational model")),
+    Row("Study Time Perspective", "time_perspective", as_code(TIME_PERSPECTIVES, "time perspective")),
 )
 
 
-def _study_design(page: _Page, lines: list[str]) -> None:
+def _study_design(page: PageState, lines: list[str]) -> None:
     design = page.record["design"]
-    masked = [roles for line in lines if (roles := _who_masked(line)) is not None]
-    lines = [line for line in lines if _who_masked(line) is None]
-    values, leftover = _rows(page, "Study Design", lines, DESIGN_ROWS, "design.")
+    masked = [roles for line in lines if (roles := parse_who_masked(line)) is not None]
+    lines = [line for line in lines if parse_who_masked(line) is None]
+    values, leftover = read_rows(page, "Study Design", lines, DESIGN_ROWS, "design.")
     study_type = page.record["study_type"]
     applies = DESIGN_APPLIES.get(study_type)
-    _settle(
+    settle_rows(
         page, values, [r.key for r in DESIGN_ROWS], design, "design.", lambda key: applies is None or key in applies
     )
     design["who_masked"] = masked[0] if masked else []
     if "design.masking" in page.unknown:
         page.unknown.add("design.who_masked")
-    _leftover(page, "Study Design", leftover)
+    warn_leftover(page, "Study Design", leftover)
 
 
 def _labeled_interventions(lines: list[str]) -> tuple[list[dict], list[str]]:
@@ -503,7 +345,7 @@ def _labeled_interventions(lines: list[str]) -> tuple[list[dict], list[str]]:
             {
                 "name": block[0],
                 "type": match.group(1) or None,
-                "description": _paragraphs(block[1:]),
+                "description": join_paragraphs(block[1:]),
                 "other_names": [],
                 "_lines": block[1:],
                 "_complete": bool(match.group(1)),
@@ -515,7 +357,7 @@ def _labeled_interventions(lines: list[str]) -> tuple[list[dict], list[str]]:
             {
                 "name": block[0],
                 "type": None,
-                "description": _paragraphs(block[1:]),
+                "description": join_paragraphs(block[1:]),
                 "other_names": [],
                 "_lines": block[1:],
                 "_complete": False,
@@ -524,60 +366,32 @@ def _labeled_interventions(lines: list[str]) -> tuple[list[dict], list[str]]:
     return items, problems
 
 
-def _labelless_interventions(lines: list[str], group_lines: list[str] | None) -> list[dict] | None:
-    """Label-less Interventions: names told from descriptions by the Study Groups section.
-
-    In Study Groups each intervention follows its arm's (non-intervention) lines, so the first
-    line of every run of Interventions lines there is a name; so is the section's first line.
-    """
-    if not lines:
-        return []
-    if group_lines is None:
-        return None
-    present = set(lines)
-    names = {lines[0]} | {
-        line for k, line in enumerate(group_lines) if line in present and (k == 0 or group_lines[k - 1] not in present)
-    }
-    items: list[dict] = []
-    for line in lines:
-        if line in names:
-            items.append({"name": line, "type": None, "description": None, "other_names": [], "_lines": []})
-        else:
-            items[-1]["_lines"].append(line)
-    for item in items:
-        item["description"] = _paragraphs(item["_lines"])
-        item["_complete"] = True
-    return items
-
-
-def _interventions_of(page: _Page) -> tuple[list[dict] | None, list[str]]:
+def _interventions_of(page: PageState) -> tuple[list[dict] | None, list[str]]:
+    """The labeled Interventions section's items.  The label-less rendering drops the type lines
+    that end each item: where one arm receives several interventions, nothing on the page tells a
+    name from a description line, so its interventions (and with them its arms) are unknown."""
     lines = page.sections.get("Interventions")
-    if lines is None:
+    if lines is None or not page.labeled:
         return None, []
-    if page.labeled:
-        return _labeled_interventions(lines)
-    groups = page.sections.get("Study Groups") if "Study Groups" in page.complete else None
-    return _labelless_interventions(lines, groups), []
+    return _labeled_interventions(lines)
 
 
-def _interventions(page: _Page, lines: list[str]) -> None:
+def _interventions(page: PageState, lines: list[str]) -> None:
     items, problems = _interventions_of(page)
     page.warnings.extend(problems)
     if items is None:
-        page.not_known(
-            "interventions", "Interventions: cannot tell names from descriptions without the Study Groups section"
-        )
+        page.not_known("interventions")  # the label-less rendering: said once, with what else it drops
         return
     for item in items:
         if page.labeled and item["type"] is not None and item["type"] not in INTERVENTION_TYPES:
-            page.invalid("interventions[].type", item["type"], _Invalid("not an intervention type code"))
+            page.invalid("interventions[].type", item["type"], Invalid("not an intervention type code"))
             item["type"] = None
         if page.labeled and not item["_complete"]:
             page.unknown.add("interventions[].type")
     page.record["interventions"] = [{k: v for k, v in item.items() if not k.startswith("_")} for item in items]
 
 
-def _labeled_groups(page: _Page, lines: list[str], descriptions: dict[str, list[str]]) -> list[dict] | None:
+def _labeled_groups(page: PageState, lines: list[str], descriptions: dict[str, list[str]]) -> list[dict] | None:
     """Study Groups: per arm its label, description, `Group Type X`, then its interventions
     (name, `Intervention Type X`, description).  Where an intervention's description ends and
     the next arm begins is told by the Interventions section; None when it cannot be told."""
@@ -594,13 +408,13 @@ def _labeled_groups(page: _Page, lines: list[str], descriptions: dict[str, list[
         header = lines[i:g] if g is not None else lines[i:]
         if not header:
             return None
-        arm: dict = {"label": header[0], "type": None, "description": _paragraphs(header[1:]), "interventions": []}
+        arm: dict = {"label": header[0], "type": None, "description": join_paragraphs(header[1:]), "interventions": []}
         arms.append(arm)
         if g is None:  # no group type after it: a page cut short, or lines that belong nowhere
             if "Study Groups" in page.complete:
                 return None
             break
-        arm["type"] = _matched(_GROUP_TYPE, lines[g]).group(1) or None
+        arm["type"] = matched(_GROUP_TYPE, lines[g]).group(1) or None
         i = g + 1
         while is_name(i):
             name = lines[i]
@@ -617,49 +431,19 @@ def _labeled_groups(page: _Page, lines: list[str], descriptions: dict[str, list[
     return arms
 
 
-def _labelless_groups(lines: list[str], items: list[dict]) -> list[dict] | None:
-    """Label-less Study Groups: arm lines are those that are not an intervention's lines."""
-    blocks = {item["name"]: [item["name"]] + item["_lines"] for item in items}
-    n = len(lines)
-
-    def block_at(k: int) -> list[str] | None:
-        block = blocks.get(lines[k])
-        return block if block is not None and lines[k : k + len(block)] == block else None
-
-    arms: list[dict] = []
-    i = 0
-    while i < n:
-        block = block_at(i)
-        if block is not None:
-            if not arms:
-                return None
-            arms[-1]["interventions"].append(lines[i])
-            i += len(block)
-            continue
-        end = next((k for k in range(i + 1, n) if block_at(k) is not None), n)
-        header = lines[i:end]
-        if len(header) > 2:
-            return None  # several arms without interventions, or a long description: cannot tell
-        arms.append({"label": header[0], "type": None, "description": _paragraphs(header[1:]), "interventions": []})
-        i = end
-    return arms
-
-
-def _study_groups(page: _Page, lines: list[str]) -> None:
+def _study_groups(page: PageState, lines: list[str]) -> None:
     items, _ = _interventions_of(page)
-    if page.labeled:
-        descriptions = {item["name"]: item["_lines"] for item in items or [] if item["_complete"]}
-        arms = _labeled_groups(page, lines, descriptions)
-    elif items is None or "Interventions" not in page.complete:
-        arms = None
-    else:
-        arms = _labelless_groups(lines, items)
+    if not page.labeled:
+        page.not_known("arms")  # see _interventions_of
+        return
+    descriptions = {item["name"]: item["_lines"] for item in items or [] if item["_complete"]}
+    arms = _labeled_groups(page, lines, descriptions)
     if arms is None:
         page.not_known("arms", "Study Groups: cannot tell the arms apart; arms left unknown")
         return
     for arm in arms:
         if arm["type"] is not None and arm["type"] not in ARM_TYPES:
-            page.invalid("arms[].type", arm["type"], _Invalid("not an arm type code"))
+            page.invalid("arms[].type", arm["type"], Invalid("not an arm type code"))
             arm["type"] = None
         elif page.labeled and arm["type"] is None:
             page.unknown.add("arms[].type")
@@ -667,10 +451,10 @@ def _study_groups(page: _Page, lines: list[str]) -> None:
 
 
 ELIGIBILITY_ROWS = (
-    _Row("Minimum Eligible Age", "minimum_age", _age),
-    _Row("Maximum Eligible Age", "maximum_age", _age),
-    _Row("Eligible Sex", "sex", _code(SEXES, "sex")),
-    _Row("Accepts Healthy Volunteers", "healthy_volunteers", _yes_no),
+    Row("Minimum Eligible Age", "minimum_age", as_age),
+    Row("Maximum Eligible Age", "maximum_age", as_age),
+    Row("Eligible Sex", "sex", as_code(SEXES, "sex")),
+    Row("Accepts Healthy Volunteers", "healthy_volunteers", as_yes_no),
 )
 
 
@@ -679,12 +463,12 @@ def _is_tail_value(line: str) -> bool:
         try:
             row.convert(line)
             return True
-        except _Invalid:
+        except Invalid:
             pass
     return False
 
 
-def _eligibility(page: _Page, lines: list[str]) -> None:
+def _eligibility(page: PageState, lines: list[str]) -> None:
     labels = {row.label for row in ELIGIBILITY_ROWS}
     if page.labeled:
         end = next((k for k, line in enumerate(lines) if line in labels), len(lines))
@@ -694,13 +478,13 @@ def _eligibility(page: _Page, lines: list[str]) -> None:
             end -= 1
     eligibility = page.record["eligibility"]
     eligibility["inclusion"], eligibility["exclusion"], eligibility["other"] = split_criteria("\n".join(lines[:end]))
-    values, leftover = _rows(page, "Eligibility Criteria", lines[end:], ELIGIBILITY_ROWS, "eligibility.")
-    _pair(page, "Eligibility Criteria", values, "minimum_age", "maximum_age", "eligibility.")
-    _settle(page, values, [r.key for r in ELIGIBILITY_ROWS], eligibility, "eligibility.", lambda key: True)
-    _leftover(page, "Eligibility Criteria", leftover)
+    values, leftover = read_rows(page, "Eligibility Criteria", lines[end:], ELIGIBILITY_ROWS, "eligibility.")
+    pair_rows(page, "Eligibility Criteria", values, "minimum_age", "maximum_age", "eligibility.")
+    settle_rows(page, values, [r.key for r in ELIGIBILITY_ROWS], eligibility, "eligibility.", lambda key: True)
+    warn_leftover(page, "Eligibility Criteria", leftover)
 
 
-def _sponsors(page: _Page, lines: list[str]) -> None:
+def _sponsors(page: PageState, lines: list[str]) -> None:
     entries: list[tuple[list[str], str | None]] = []
     block: list[str] = []
     has_roles = any(_SPONSOR_ROLE.match(line) for line in lines)
@@ -715,7 +499,7 @@ def _sponsors(page: _Page, lines: list[str]) -> None:
         else:
             block.append(line)
     if block and has_roles:
-        _leftover(page, "Sponsors", block)
+        warn_leftover(page, "Sponsors", block)
     elif block:
         entries.append((block, None))
     sponsors = []
@@ -723,11 +507,11 @@ def _sponsors(page: _Page, lines: list[str]) -> None:
         name = block[0] if block else None
         kind = block[1] if len(block) > 1 else None
         if kind is not None and kind not in SPONSOR_CLASSES:
-            page.invalid("lead_sponsor.class", kind, _Invalid("not a sponsor class code"))
+            page.invalid("lead_sponsor.class", kind, Invalid("not a sponsor class code"))
             kind = None
-        _leftover(page, "Sponsors", block[2:])
+        warn_leftover(page, "Sponsors", block[2:])
         if role is not None and role not in SPONSOR_ROLES:
-            page.invalid("collaborators", role, _Invalid("not a sponsor role"))
+            page.invalid("collaborators", role, Invalid("not a sponsor role"))
         sponsors.append(({"name": name, "class": kind}, role))
     leads = [s for s, role in sponsors if role == "lead"]
     collaborators = [s for s, role in sponsors if role == "collaborator"]
@@ -743,12 +527,12 @@ def _sponsors(page: _Page, lines: list[str]) -> None:
     page.record["collaborators"] = collaborators
 
 
-def _responsible_party(page: _Page, lines: list[str]) -> None:
+def _responsible_party(page: PageState, lines: list[str]) -> None:
     roles = [m.group(1) for line in lines if (m := _RESPONSIBILITY_ROLE.match(line))]
     others = [line for line in lines if not _RESPONSIBILITY_ROLE.match(line)]
     if not roles or roles[0] not in RESPONSIBLE_PARTY_TYPES:
         if roles:
-            page.invalid("responsible_party", roles[0], _Invalid("not a responsible party type"))
+            page.invalid("responsible_party", roles[0], Invalid("not a responsible party type"))
         else:
             page.not_known("responsible_party", "Responsible Party: no 'Responsibility Role' line; left unknown")
         return
@@ -757,11 +541,11 @@ def _responsible_party(page: _Page, lines: list[str]) -> None:
         party["investigator_name"] = others[0] if others else None
         party["investigator_affiliation"] = others[1] if len(others) > 1 else None
         others = others[2:]
-    _leftover(page, "Responsible Party", others)
+    warn_leftover(page, "Responsible Party", others)
     page.record["responsible_party"] = party
 
 
-def _central_contacts(page: _Page, lines: list[str]) -> None:
+def _central_contacts(page: PageState, lines: list[str]) -> None:
     contacts = []
     for line in lines:
         match = _CONTACT_FIELD.match(line)
@@ -769,11 +553,11 @@ def _central_contacts(page: _Page, lines: list[str]) -> None:
             contacts.append({"name": line, "role": None, "phone": None, "email": None})
             continue
         if not contacts:
-            _leftover(page, "Central Contacts", [line])
+            warn_leftover(page, "Central Contacts", [line])
             continue
         label, value = match.group(1).lower(), match.group(2).strip()
         if label == "role" and value not in CONTACT_ROLES:
-            page.invalid("central_contacts[].role", value, _Invalid("not a contact role code"))
+            page.invalid("central_contacts[].role", value, Invalid("not a contact role code"))
         elif label == "email" and _HIDDEN_EMAIL.match(value):
             page.not_known("central_contacts[].email")
         else:
@@ -781,15 +565,15 @@ def _central_contacts(page: _Page, lines: list[str]) -> None:
     page.record["central_contacts"] = contacts
 
 
-def _other_identifiers(page: _Page, lines: list[str]) -> None:
+def _other_identifiers(page: PageState, lines: list[str]) -> None:
     ids = []
     for line in lines:
         match = _ID_FIELD.match(line)
         if not match:
-            ids.append({"id": line, "type": _INVALID, "source": _INVALID, "domain": None})
+            ids.append({"id": line, "type": INVALID, "source": INVALID, "domain": None})
             continue
         if not ids:
-            _leftover(page, "Other Identifiers", [line])
+            warn_leftover(page, "Other Identifiers", [line])
             continue
         label, value = match.group(1).lower(), match.group(2).strip()
         codes = ID_TYPES if label == "type" else ID_SOURCES
@@ -798,11 +582,11 @@ def _other_identifiers(page: _Page, lines: list[str]) -> None:
         elif value in codes:
             ids[-1][label] = value
         else:
-            page.invalid(f"other_ids[].{label}", value, _Invalid(f"not an identifier {label}"))
+            page.invalid(f"other_ids[].{label}", value, Invalid(f"not an identifier {label}"))
             ids[-1][label] = None
     for item in ids:
         for key in ("type", "source"):
-            if item[key] is _INVALID:  # no such line shown
+            if item[key] is INVALID:  # no such line shown
                 item[key] = None
                 page.unknown.add(f"other_ids[].{key}")
     page.record["other_ids"] = ids
@@ -815,7 +599,7 @@ def _other_identifiers(page: _Page, lines: list[str]) -> None:
 class Section:
     blurb: str | None  # the fixed sentence under the heading (chrome)
     fields: tuple[str, ...]  # record paths the section fills
-    parse: Callable[[_Page, list[str]], None] | None  # None: the section is dropped
+    parse: Callable[[PageState, list[str]], None] | None  # None: the section is dropped
     required: bool = True  # absent from a page → its fields unknown
 
 
@@ -963,12 +747,29 @@ def _heading(line: str, next_line: str | None) -> str | None:
     return None
 
 
-def _header_and_sections(lines: list[str], name: str) -> tuple[list[str], list[tuple[str, list[str]]]]:
+def _recognise(lines: list[str], name: str) -> int:
+    """Where a known rendering's header is (the index of its `NCT ID:` line), or InputError.
+
+    Positive: a page is read only when it has the renderings' own structure, the title line,
+    then `NCT ID: NCT…`, then `Last Updated:`, and (for a main page) one of its section
+    headings; never merely because nothing failed (another site's page with an `NCT ID:` line
+    would otherwise be stored with its chrome as the trial's title).
+    """
     start = next((k for k, line in enumerate(lines) if _NCT_LINE.match(line)), None)
     if start is None:
         raise InputError(f"{name}: not a trial page (no 'NCT ID: NCT########' line)")
     if start == 0 or lines[start - 1] in SECTIONS or lines[start - 1] in _LABEL_LINES:
         raise InputError(f"{name}: not a trial page (no title line before the NCT ID line)")
+    if start + 1 >= len(lines) or not _UPDATED_LINE.match(lines[start + 1]):
+        raise InputError(f"{name}: not a page trialwatch knows (no 'Last Updated:' line after the NCT ID line)")
+    if not is_results_title(lines[start - 1]) and not any(line in SECTIONS for line in lines[start + 2 :]):
+        raise InputError(
+            f"{name}: not a page trialwatch knows (none of its section headings, such as 'Basic Information')"
+        )
+    return start
+
+
+def _header_and_sections(lines: list[str], start: int) -> tuple[list[str], list[tuple[str, list[str]]]]:
     header = lines[start - 1 : start + 1]
     sections: list[tuple[str, list[str]]] = []
     for k in range(start + 1, len(lines)):
@@ -1020,8 +821,8 @@ def _read_header(record: dict, header: list[str], unknown: set[str], warnings: l
     record["title"] = header[0]
     updated = next((m.group(1).strip() for line in header if (m := _UPDATED_LINE.match(line))), None)
     try:
-        record["last_updated"] = _date(updated or "")
-    except _Invalid as error:
+        record["last_updated"] = as_day(updated or "")
+    except Invalid as error:
         unknown.add("last_updated")
         warnings.append(
             f"last_updated: {updated!r} is {error}; left unknown"
@@ -1047,7 +848,9 @@ def _known_sections(found: list[tuple[str, list[str]]], record: dict, warnings: 
     return sections
 
 
-def _what_is_missing(page: _Page, found: list[tuple[str, list[str]]], complete: bool, possibly_cut: str | None) -> None:
+def _what_is_missing(
+    page: PageState, found: list[tuple[str, list[str]]], complete: bool, possibly_cut: str | None
+) -> None:
     """Sections absent or possibly cut make their fields unknown; say so."""
     missing = [h for h, s in SECTIONS.items() if s.required and h not in page.sections]
     for heading in missing:
@@ -1076,20 +879,25 @@ def parse_page(text: str, name: str) -> tuple[dict, list[str]]:
     if "\x00" in text:
         raise InputError(f"{name}: not a trial page (binary data)")
     lines = _lines(text)
-    header, found = _header_and_sections(lines, name)
+    start = _recognise(lines, name)
+    nct_id = matched(_NCT_LINE, lines[start]).group(1).upper()
+    if is_results_title(lines[start - 1]):
+        updated = matched(_UPDATED_LINE, lines[start + 1]).group(1).strip()
+        return parse_results_page(lines[start - 1], nct_id, updated, lines[start + 2 :], name)
+    header, found = _header_and_sections(lines, start)
     warnings: list[str] = []
-    record = empty_record(_matched(_NCT_LINE, header[1]).group(1).upper())
+    record = empty_record(nct_id)
     unknown = set(ALWAYS_UNKNOWN)
     _read_header(record, header, unknown, warnings)
     complete = _is_complete(found)
     sections = _known_sections(found, record, warnings)
     labeled = _is_labeled(lines)
     possibly_cut = found[-1][0] if found and not complete else None
-    page = _Page(labeled, sections, set(sections) - {possibly_cut}, record, unknown, warnings)
+    page = PageState(labeled, sections, set(sections) - {possibly_cut}, record, unknown, warnings)
     if not labeled:
         unknown.update(LABEL_LESS_UNKNOWN)
         warnings.append(
-            "label-less rendering: arm and intervention types, masked roles, summary, "
+            "label-less rendering: arms, interventions, masked roles, summary, description, "
             "conditions and keywords left unknown"
         )
     for heading, section in SECTIONS.items():
