@@ -105,14 +105,16 @@ def known_trial(store, nct_id):
         raise BadInput(f"{nct_id}: not in {store.path} (ingest it first)")
 
 
-def instant(value, *, end_of_day=False, since=False):
-    from trialwatch.snapshots.changes.dates import parse_instant, parse_since
+def instant(value, *, end_of_day=False, since=False, observed=False):
+    from trialwatch.snapshots.changes.dates import not_in_the_future, parse_instant, parse_since
 
     try:
         if end_of_day and _DATE_ONLY.match(value.strip()):
             parse_instant(value)  # a day that does not exist (2025-02-30) is named as given
             value = value.strip() + "T23:59:59+00:00"
-        return parse_since(value) if since else parse_instant(value)
+        if since:
+            return parse_since(value)
+        return not_in_the_future(parse_instant(value)) if observed else parse_instant(value)
     except ValueError as error:
         raise BadInput(str(error)) from None
     except OverflowError:  # 99999999d, or an offset that pushes 9999-12-31 past the calendar
@@ -270,7 +272,7 @@ def ingest(ctx, targets, observed_at):
     from trialwatch.snapshots.jobs.ingesting import summary
     from trialwatch.snapshots.store.outcomes import FAILED
 
-    observed = instant(observed_at) if observed_at is not None else None
+    observed = instant(observed_at, observed=True) if observed_at is not None else None
     work = Targets(targets, lambda: open_registry(ctx))
     store = open_store(ctx, create=True)
     with progress(work, len(work), "Ingesting") as bar:

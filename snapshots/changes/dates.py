@@ -34,6 +34,15 @@ def parse_instant(text: str) -> str:
     return moment.astimezone(timezone.utc).isoformat(timespec="seconds")
 
 
+def not_in_the_future(instant: str, now: str | None = None) -> str:
+    """An observation instant, checked: one later than a day past now is a ValueError (a typo
+    would otherwise sort after every real observation to come)."""
+    limit = datetime.fromisoformat(now or now_utc()) + timedelta(days=1)
+    if datetime.fromisoformat(instant) > limit:
+        raise ValueError(f"--observed-at {instant} is in the future: an observation can be at most a day past now")
+    return instant
+
+
 def parse_since(text: str, now: str | None = None) -> str:
     """`7d`, `24h`, `2w` (before now) or an ISO 8601 date/date-time → UTC instant text."""
     match = _DURATION.match(text.strip().lower())

@@ -17,8 +17,12 @@ def ingest(
     on_failed: Callable[[Failed], None] | None = None,
     on_warning: Callable[[Parsed, str], None] | None = None,
 ) -> Counter:
-    """Save every parsed item (observed at `observed_utc`, or now for what was fetched just now)
-    and record every failed one; returns the count of each check outcome."""
+    """Save every parsed item and record every failed one; returns the count of each check outcome.
+
+    When an item was observed: what was fetched just now, now; a saved input, `observed_utc`
+    when given; otherwise now, unless its registry date is older than the newest the trial has
+    shown (an old saved page ingested late): then at its registry date, and `on_warning` says so.
+    """
     counts: Counter = Counter(dict.fromkeys(OUTCOMES, 0))
     for item in items:
         if isinstance(item, Failed):
@@ -32,9 +36,10 @@ def ingest(
         for warning in item.warnings:
             if on_warning:
                 on_warning(item, warning)
+        when = None if item.fetched else observed_utc or _stale_placement(store, item, on_warning)
         saved = store.save(
             item.record,
-            observed_utc=None if item.fetched else observed_utc,
+            observed_utc=when,
             source_kind=item.source_kind,
             source_ref=item.source_ref,
             raw=item.raw,
@@ -42,6 +47,22 @@ def ingest(
         )
         counts[saved.outcome] += 1
     return counts
+
+
+def _stale_placement(store, item: Parsed, on_warning) -> str | None:
+    """Where an undated saved input goes: at its registry date when that is older than the newest
+    registry date of the trial (a reversal recorded as news otherwise); None (now) otherwise."""
+    registry_date = item.record.get("last_updated")
+    newest = store.newest_registry_date(item.record["nct_id"])
+    if not registry_date or not newest or registry_date >= newest:
+        return None
+    if on_warning:
+        on_warning(
+            item,
+            f"registry date {registry_date} is older than this trial's newest ({newest}): placed at "
+            f"{registry_date} on the timeline, not now (give --observed-at to place it yourself)",
+        )
+    return f"{registry_date}T00:00:00+00:00"
 
 
 def summary(counts: Counter) -> str:

@@ -10,6 +10,7 @@ from itertools import groupby
 from tabulate import tabulate
 
 from trialwatch.snapshots.changes.diff import CHANGE_KEYS
+from trialwatch.snapshots.changes.known import covers
 
 FORMATS = ("text", "json", "csv", "markdown")
 
@@ -114,7 +115,9 @@ def render_record(record: dict, fmt: str) -> str:
     unknown = set(record.get("unknown") or ())
 
     def shown(path, value):
-        return "(not carried by this source)" if path in unknown else ("" if value in (None, [], {}) else value)
+        if covers(unknown, path):
+            return "(not carried by any source so far)"
+        return "" if value in (None, [], {}) else value
 
     enrollment = record.get("enrollment")
     lines = [
@@ -138,7 +141,7 @@ def render_record(record: dict, fmt: str) -> str:
         f"Primary completion date: {shown('primary_completion_date', _dated(record.get('primary_completion_date')))}",
         f"Completion date:         {shown('completion_date', _dated(record.get('completion_date')))}",
         f"Last updated:            {shown('last_updated', record.get('last_updated'))}",
-        f"Results:                 {'posted' if record.get('has_results') else 'none'}",
+        f"Results:                 {shown('has_results', 'posted' if record.get('has_results') else 'none')}",
         f"Conditions:              {shown('conditions', '; '.join(record.get('conditions') or []))}",
         f"Lead sponsor:            {shown('lead_sponsor', (record.get('lead_sponsor') or {}).get('name'))}",
         f"Arms:                    {shown('arms', '; '.join(a.get('label') or '' for a in record.get('arms') or []))}",
@@ -191,34 +194,54 @@ def render_run(report, fmt: str) -> str:
         f"{len(report.new_trials)} new, {len(changes)} changes, {len(report.failures)} failed",
         "",
     ]
-    if report.new_trials:
-        lines.append("## New trials" if markdown else "New trials")
-        for trial in report.new_trials:
-            lines.append(
-                f"{'- ' if markdown else '  '}{trial['nct_id']}  {trial['title']} ({trial['status']}; "
-                f"matches {trial['search']!r})"
-            )
-        lines.append("")
-    if changes:
-        lines.append("## Changes" if markdown else "Changes")
-        for nct_id, group in groupby(changes, key=lambda c: c["nct_id"]):
-            lines.append(f"### {nct_id}" if markdown else f"  {nct_id}")
-            for change in group:
-                lines.append(
-                    f"- **{change['severity']}** · {change['summary']}"
-                    if markdown
-                    else f"    {change['severity']:<8}  {change['summary']}"
-                )
-        lines.append("")
-    if report.failures:
-        lines.append("## Failed" if markdown else "Failed")
-        lines += [f"{'- ' if markdown else '  '}{failure['error']}" for failure in report.failures]
-        lines.append("")
-    if report.warnings:
-        lines.append("## Warnings" if markdown else "Warnings")
-        lines.append(
-            f"{'- ' if markdown else '  '}{report.warnings} parser warnings in what was read (a source's layout "
-            f"may have drifted): see checks.warnings of run {report.run_id}"
-        )
-        lines.append("")
+    for section in (_run_new_trials, _run_changes, _run_failures, _run_warnings):
+        lines += section(report, changes, markdown)
     return "\n".join(lines)
+
+
+def _heading(title: str, markdown: bool) -> str:
+    return f"## {title}" if markdown else title
+
+
+def _run_new_trials(report, changes, markdown) -> list[str]:
+    if not report.new_trials:
+        return []
+    bullet = "- " if markdown else "  "
+    return [
+        _heading("New trials", markdown),
+        *(f"{bullet}{t['nct_id']}  {t['title']} ({t['status']}; matches {t['search']!r})" for t in report.new_trials),
+        "",
+    ]
+
+
+def _run_changes(report, changes, markdown) -> list[str]:
+    if not changes:
+        return []
+    lines = [_heading("Changes", markdown)]
+    for nct_id, group in groupby(changes, key=lambda c: c["nct_id"]):
+        lines.append(f"### {nct_id}" if markdown else f"  {nct_id}")
+        for change in group:
+            if markdown:
+                lines.append(f"- **{change['severity']}** · {change['summary']}")
+            else:
+                lines.append(f"    {change['severity']:<8}  {change['summary']}")
+    return [*lines, ""]
+
+
+def _run_failures(report, changes, markdown) -> list[str]:
+    if not report.failures:
+        return []
+    bullet = "- " if markdown else "  "
+    return [_heading("Failed", markdown), *(f"{bullet}{failure['error']}" for failure in report.failures), ""]
+
+
+def _run_warnings(report, changes, markdown) -> list[str]:
+    if not report.warnings:
+        return []
+    bullet = "- " if markdown else "  "
+    return [
+        _heading("Warnings", markdown),
+        f"{bullet}{report.warnings} parser warnings in what was read (a source's layout may have drifted): "
+        f"see checks.warnings of run {report.run_id}",
+        "",
+    ]

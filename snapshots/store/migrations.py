@@ -300,6 +300,15 @@ def m005_check_versions_and_warnings(db):
     db["checks"].create_index(["nct_id", "source_kind", "source_version"])
 
 
+@migrations()
+def m006_known_state(db):
+    # The trial as known (each field's last known value), when it is not simply the newest
+    # snapshot's record; and the registry's last-update date each check saw, kept when an
+    # observation that only bumped it writes no snapshot.
+    db.execute("ALTER TABLE trials ADD COLUMN known TEXT")
+    db.execute("ALTER TABLE checks ADD COLUMN last_updated TEXT")
+
+
 def migrate(db) -> None:
     """Bring the database to the current schema."""
     migrations.apply(db)

@@ -1,8 +1,10 @@
 """Records → dated snapshots, checks and change rows in SQLite.
 
 One `Store.save()` per trial observation, in one transaction: the check row, the snapshot
-(only when the record differs from its neighbours on the trial's timeline), its change rows
-and the trial's current row commit together or not at all.
+(only when the observation changes what is known of the trial: a change, or a field known for
+the first time), its change rows and the trial's current row commit together or not at all.
+Every change is computed against the trial as known before it (each field's last known value,
+`trialwatch.snapshots.changes.known`), so it is dated at the first snapshot that shows it.
 """
 
 from __future__ import annotations
@@ -16,12 +18,20 @@ from typing import Any
 
 import sqlite_utils
 
-from trialwatch.ingest.record import canonical_json, hash_canonical
+from trialwatch.ingest.record import canonical_json
 from trialwatch.snapshots.changes.dates import now_utc
-from trialwatch.snapshots.changes.diff import diff_records, sort_key
+from trialwatch.snapshots.changes.diff import sort_key
+from trialwatch.snapshots.changes.known import as_record, fingerprint, start
 from trialwatch.snapshots.store.migrations import migrate
 from trialwatch.snapshots.store.outcomes import CHANGED, FAILED, NEW, UNCHANGED
 from trialwatch.snapshots.store.runs import RunLog
+from trialwatch.snapshots.store.timeline import (
+    JSON_CHANGE_COLUMNS,
+    Observation,
+    Placed,
+    Timelines,
+    adds_to,
+)
 from trialwatch.snapshots.store.watchlist import Watchlist
 
 BUSY_TIMEOUT_MS = 15_000
@@ -29,13 +39,9 @@ CACHE_KIB = 64 * 1024  # SQLite page cache: the indexes of a whole-registry data
 WAL_CHECKPOINT_PAGES = 16_384
 RAW_ZSTD_LEVEL = 3  # 6x faster than zlib level 6 for 1.06x the size (tests/benchmarks/bench.py)
 
-_SNAPSHOT_INSERT = (
-    "INSERT INTO snapshots (nct_id, observed_utc, last_updated, status, source_kind, source_ref, source_version, "
-    "module_labels, content_hash, record, raw, raw_encoding, change_count) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
 _CHECK_INSERT = (
     "INSERT INTO checks (nct_id, checked_utc, source_kind, source_ref, source_version, outcome, snapshot_id, error, "
-    "warnings, run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "warnings, run_id, last_updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
 # trials column → (record path it comes from, how to read it)
@@ -71,7 +77,14 @@ TRIAL_COLUMNS = {
     ),
     "sponsor": ("lead_sponsor.name", lambda r: (r.get("lead_sponsor") or {}).get("name")),
 }
-JSON_CHANGE_COLUMNS = ("old", "new", "lines_added", "lines_removed")
+# The trials row besides the record's columns: the trial's timeline and its known state (NULL when
+# it is the newest snapshot's record, as it is for a trial only the API has shown).
+TRIAL_STATE = ("snapshot_count", "first_seen_utc", "last_changed_utc", "latest_snapshot_id", "known")
+_TRIAL_UPDATE = f"UPDATE trials SET {', '.join(f'{c} = ?' for c in (*TRIAL_COLUMNS, *TRIAL_STATE))} WHERE nct_id = ?"
+_TRIAL_INSERT = (
+    f"INSERT INTO trials (nct_id, first_seen_utc, last_checked_utc, {', '.join(TRIAL_COLUMNS)}) "
+    f"VALUES (?, ?, ?, {', '.join('?' for _ in TRIAL_COLUMNS)})"
+)
 
 
 class StoreError(Exception):
@@ -96,12 +109,6 @@ class Saved:
     changes: list[dict] = field(default_factory=list)
 
 
-def _unknown(record: dict, path: str) -> bool:
-    unknown = record.get("unknown") or ()
-    parts = path.split(".")
-    return any(".".join(parts[:i]) in unknown for i in range(1, len(parts) + 1))
-
-
 def decode_raw(data: bytes | None, encoding: str | None) -> bytes | None:
     """A snapshot's raw input as stored (`raw`, `raw_encoding`) → the input's bytes.
 
@@ -123,18 +130,6 @@ def decode_raw(data: bytes | None, encoding: str | None) -> bytes | None:
 def _warnings_text(warnings: list[str] | None) -> str | None:
     """A check's parser warnings as stored: one per line, None when there were none."""
     return "\n".join(warnings) if warnings else None
-
-
-_INSERTS: dict = {}
-
-
-def _insert_sql(table: str, columns: tuple) -> str:
-    sql = _INSERTS.get((table, columns))
-    if sql is None:
-        sql = _INSERTS[(table, columns)] = (
-            f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})"
-        )
-    return sql
 
 
 class Store:
@@ -161,6 +156,7 @@ class Store:
             migrate(self.db)
             self.watchlist = Watchlist(self.db)
             self.runs = RunLog(self.db)
+            self.timelines = Timelines(self.db, self._compress)
         except sqlite3.DatabaseError as error:
             not_a_database = "not a database" in str(error) or "encrypted" in str(error)
             raise StoreError(f"{self.path}: cannot open the database ({error})", bad_input=not_a_database) from None
@@ -184,71 +180,19 @@ class Store:
         checked_utc: str | None = None,
         warnings: list[str] | None = None,
     ) -> Saved:
-        """Store one observation of a trial; returns what it did.
-
-        The snapshot goes into the trial's timeline at `observed_utc`: it is written only when
-        its record differs from the snapshot before it and the one after it.  The snapshot
-        after it, if any, gets its change rows recomputed against it.
-        """
-        observed_utc = observed_utc or now_utc()
+        """Store one observation of a trial, placed on its timeline at `observed_utc` (default now);
+        returns what it did.  A snapshot is written only when the observation changes what is known
+        of the trial; snapshots after it, if any, get their change rows recomputed."""
+        observation = Observation(
+            record, observed_utc or now_utc(), source_kind, source_ref, raw, source_version, module_labels
+        )
         checked_utc = checked_utc or now_utc()
-        nct_id = record["nct_id"]
-        text = canonical_json(record)
-        digest = hash_canonical(text)
-        execute = self.db.conn.execute
         with self.db.atomic():
-            before = self._neighbour(nct_id, observed_utc, before=True)
-            after = self._neighbour(nct_id, observed_utc, before=False)
-            newest = first = None
-            if before and before["content_hash"] == digest:
-                result = Saved(nct_id, UNCHANGED, before["id"])
-            elif after and after["content_hash"] == digest:
-                # Seen earlier than we knew: the state it records began at `observed_utc`.
-                execute("UPDATE snapshots SET observed_utc = ? WHERE id = ?", [observed_utc, after["id"]])
-                execute("UPDATE changes SET observed_utc = ? WHERE snapshot_id = ?", [observed_utc, after["id"]])
-                result = Saved(nct_id, UNCHANGED, after["id"])
-            else:
-                first = (
-                    not before
-                    and not after
-                    and not record.get("unknown")
-                    and self._insert_trial(nct_id, record, observed_utc, checked_utc)
-                )
-                if not first:
-                    self._ensure_trial(nct_id, observed_utc)
-                changes = diff_records(self._record(before["id"]), record) if before else []
-                for change in changes:
-                    change["observed_at"] = observed_utc
-                stored_raw, raw_encoding = self._compress(raw) if raw is not None else (None, None)
-                snapshot_id = execute(
-                    _SNAPSHOT_INSERT,
-                    (
-                        nct_id,
-                        observed_utc,
-                        record.get("last_updated"),
-                        record.get("status"),
-                        source_kind,
-                        source_ref,
-                        source_version,
-                        json.dumps(module_labels) if module_labels is not None else None,
-                        digest,
-                        text,
-                        stored_raw,
-                        raw_encoding,
-                        len(changes),
-                    ),
-                ).lastrowid
-                assert snapshot_id is not None  # an INSERT into a rowid table
-                self._insert_changes(snapshot_id, observed_utc, changes)
-                if after:
-                    self._rediff(after, record)
-                elif not record.get("unknown"):
-                    newest = (snapshot_id, record, observed_utc, bool(changes))
-                result = Saved(nct_id, CHANGED if before else NEW, snapshot_id, changes)
-            execute(
+            result = self._place(observation)
+            self.db.conn.execute(
                 _CHECK_INSERT,
                 (
-                    nct_id,
+                    observation.nct_id,
                     checked_utc,
                     source_kind,
                     source_ref,
@@ -258,16 +202,78 @@ class Store:
                     None,
                     _warnings_text(warnings),
                     run_id,
+                    record.get("last_updated"),
                 ),
             )
-            if before and result.snapshot_id == before["id"]:
-                # Unchanged: the timeline is as it was; only the time of the check is new.
-                execute("UPDATE trials SET last_checked_utc = ? WHERE nct_id = ?", [checked_utc, nct_id])
-            elif first:
-                execute("UPDATE trials SET latest_snapshot_id = ? WHERE nct_id = ?", [result.snapshot_id, nct_id])
-            else:
-                self._refresh_trial(nct_id, checked_utc, newest=newest)
+            self._checked(observation.nct_id, checked_utc, record.get("last_updated"))
         return result
+
+    def _place(self, observation: Observation) -> Saved:
+        nct_id, timelines = observation.nct_id, self.timelines
+        before, after = timelines.neighbours(nct_id, observation.observed_utc)
+        if before and before.digest == observation.digest:
+            return Saved(nct_id, UNCHANGED, before.id)
+        if after and after.digest == observation.digest:
+            timelines.move_earlier(after.id, observation.observed_utc)
+            self._refresh_trial(nct_id, timelines.known_before(nct_id, "9999"))
+            return Saved(nct_id, UNCHANGED, after.id)
+        if after is None:
+            return self._first(observation) if before is None else self._append(observation, before)
+        return self._insert(observation, before)
+
+    def _first(self, observation: Observation) -> Saved:
+        """A trial's first snapshot: no changes; its row made whole in one insert (searched once)."""
+        known = start(observation.record)
+        values = [read(known) for _, read in TRIAL_COLUMNS.values()]
+        inserted = self.db.conn.execute(
+            _TRIAL_INSERT.replace("INSERT", "INSERT OR IGNORE", 1),
+            [observation.nct_id, observation.observed_utc, None, *values],
+        ).rowcount
+        snapshot_id = self.timelines.insert(observation, [])
+        if inserted:
+            self.db.conn.execute(
+                "UPDATE trials SET snapshot_count = 1, last_changed_utc = ?, latest_snapshot_id = ? WHERE nct_id = ?",
+                [observation.observed_utc, snapshot_id, observation.nct_id],
+            )
+        else:  # the trial's row outlived its snapshots (a watched trial never fetched)
+            self._refresh_trial(observation.nct_id, known)
+        return Saved(observation.nct_id, NEW, snapshot_id)
+
+    def _append(self, observation: Observation, before: Placed) -> Saved:
+        """The newest observation: compared with the trial as known at the end of its timeline."""
+        changes, known, adds = adds_to(self._known_at_end(observation.nct_id, before), observation.record)
+        if not adds:
+            return Saved(observation.nct_id, UNCHANGED, before.id)
+        snapshot_id = self.timelines.insert(observation, changes)
+        self._refresh_trial(observation.nct_id, known)
+        return Saved(observation.nct_id, CHANGED, snapshot_id, changes)
+
+    def _insert(self, observation: Observation, before: Placed | None) -> Saved:
+        """An observation older than the trial's newest snapshot: placed where it belongs, and the
+        change rows of every snapshot after it recomputed."""
+        nct_id = observation.nct_id
+        earlier = self.timelines.known_before(nct_id, observation.observed_utc)
+        changes, _, adds = adds_to(earlier, observation.record)
+        if not adds:
+            return Saved(nct_id, UNCHANGED, before.id if before else None)
+        snapshot_id = self.timelines.insert(observation, changes)
+        self._refresh_trial(nct_id, self.timelines.replay(nct_id))
+        return Saved(nct_id, CHANGED if before else NEW, snapshot_id, changes)
+
+    def _known_at_end(self, nct_id: str, newest: Placed) -> dict:
+        row = self.db.conn.execute("SELECT known FROM trials WHERE nct_id = ?", [nct_id]).fetchone()
+        if row and row[0]:
+            return json.loads(row[0])
+        return start(self.timelines.record(newest.id))
+
+    def _checked(self, nct_id: str, checked_utc: str, last_updated: str | None) -> None:
+        """Every check: when, and the newest registry last-update date seen (kept even when the
+        observation added nothing, so an update-date bump is no snapshot but is not lost)."""
+        self.db.conn.execute(
+            "UPDATE trials SET last_checked_utc = ?, "
+            "last_updated = CASE WHEN ? > coalesce(last_updated, '') THEN ? ELSE last_updated END WHERE nct_id = ?",
+            [checked_utc, last_updated, last_updated, nct_id],
+        )
 
     def record_failure(
         self,
@@ -295,29 +301,9 @@ class Store:
                     error,
                     None,
                     run_id,
+                    None,
                 ),
             )
-
-    def _neighbour(self, nct_id: str, observed_utc: str, *, before: bool):
-        """The snapshot just before (or after) `observed_utc` on the trial's timeline: id and hash
-        (the record, a large read, only when it is needed: `_record`)."""
-        if before:
-            sql = (
-                "SELECT id, content_hash FROM snapshots WHERE nct_id = ? AND observed_utc <= ? "
-                "ORDER BY observed_utc DESC, id DESC LIMIT 1"
-            )
-        else:
-            sql = (
-                "SELECT id, content_hash FROM snapshots WHERE nct_id = ? AND observed_utc > ? "
-                "ORDER BY observed_utc, id LIMIT 1"
-            )
-        row = self.db.conn.execute(sql, [nct_id, observed_utc]).fetchone()
-        return {"id": row[0], "content_hash": row[1]} if row else None
-
-    def _record(self, snapshot_id: int) -> dict:
-        return json.loads(
-            self.db.conn.execute("SELECT record FROM snapshots WHERE id = ?", [snapshot_id]).fetchone()[0]
-        )
 
     def _compress(self, raw: bytes) -> tuple[bytes, str]:
         if self._zstd is None:
@@ -326,45 +312,25 @@ class Store:
             self._zstd = zstandard.ZstdCompressor(level=RAW_ZSTD_LEVEL)
         return self._zstd.compress(raw), "zstd"
 
-    def _insert_trial(self, nct_id: str, record: dict, observed_utc: str, checked_utc: str) -> bool:
-        """A new trial's row, whole, from its first record: one insert, so its search text is
-        indexed once.  False (nothing written) if the trial has a row already."""
-        values = {column: read(record) for column, (_, read) in TRIAL_COLUMNS.items()}
-        values.update(
-            nct_id=nct_id,
-            first_seen_utc=observed_utc,
-            last_checked_utc=checked_utc,
-            last_changed_utc=observed_utc,
-            snapshot_count=1,
-        )
-        sql = _insert_sql("trials", tuple(values)).replace("INSERT", "INSERT OR IGNORE", 1)
-        return self.db.conn.execute(sql, tuple(values.values())).rowcount == 1
-
-    def _ensure_trial(self, nct_id: str, observed_utc: str) -> None:
-        self.db.execute(
+    def _refresh_trial(self, nct_id: str, known: dict | None) -> None:
+        """The trial's current row: each column as known (its last known value), and its timeline."""
+        if known is None:
+            return
+        count, first_seen, last_changed, latest_id = self.db.conn.execute(
+            "SELECT count(*), min(observed_utc), max(CASE WHEN change_count > 0 THEN observed_utc END), "
+            "(SELECT id FROM snapshots WHERE nct_id = ? ORDER BY observed_utc DESC, id DESC LIMIT 1) "
+            "FROM snapshots WHERE nct_id = ?",
+            [nct_id, nct_id],
+        ).fetchone()
+        self.db.conn.execute(
             "INSERT OR IGNORE INTO trials (nct_id, first_seen_utc, snapshot_count) VALUES (?, ?, 0)",
-            [nct_id, observed_utc],
+            [nct_id, first_seen],
         )
-
-    def _insert_changes(self, snapshot_id: int, observed_utc: str, changes: list[dict]) -> None:
-        for change in changes:
-            row = {k: v for k, v in change.items() if k != "observed_at"}
-            row.update(snapshot_id=snapshot_id, observed_utc=observed_utc)
-            for column in JSON_CHANGE_COLUMNS:
-                if row[column] is not None:
-                    row[column] = json.dumps(row[column], ensure_ascii=False, sort_keys=True)
-            for column in ("became_actual", "precision_changed"):
-                if row[column] is not None:
-                    row[column] = int(row[column])
-            self.db.conn.execute(_insert_sql("changes", tuple(row)), tuple(row.values()))
-
-    def _rediff(self, snapshot: dict, previous_record: dict) -> None:
-        """Recompute a snapshot's change rows against a newly inserted predecessor."""
-        observed = self.db.execute("SELECT observed_utc FROM snapshots WHERE id = ?", [snapshot["id"]]).fetchone()[0]
-        changes = diff_records(previous_record, self._record(snapshot["id"]))
-        self.db.execute("DELETE FROM changes WHERE snapshot_id = ?", [snapshot["id"]])
-        self._insert_changes(snapshot["id"], observed, changes)
-        self.db.execute("UPDATE snapshots SET change_count = ? WHERE id = ?", [len(changes), snapshot["id"]])
+        newest = self.timelines.record(latest_id)
+        stored = None if fingerprint(known) == fingerprint(start(newest)) else canonical_json(known)
+        values = [read(known) for _, read in TRIAL_COLUMNS.values()]
+        state = [count, first_seen, last_changed or first_seen, latest_id, stored]
+        self.db.conn.execute(_TRIAL_UPDATE, [*values, *state, nct_id])
 
     def rewrite_records(self, nct_id: str, remake) -> int:
         """Re-make a trial's records in place and recompute its change rows; one transaction.
@@ -375,85 +341,21 @@ class Store:
         """
         changed = 0
         with self.db.atomic():
-            previous = None
             for row in list(
                 self.db.query(
-                    "SELECT id, nct_id, observed_utc, source_kind, source_ref, raw, raw_encoding, record, content_hash "
+                    "SELECT id, nct_id, observed_utc, source_kind, source_ref, raw, raw_encoding, record "
                     "FROM snapshots WHERE nct_id = ? ORDER BY observed_utc, id",
                     [nct_id],
                 )
             ):
                 row["raw"] = decode_raw(row.pop("raw"), row.pop("raw_encoding"))
-                row["record"] = json.loads(row["record"])
+                old_text = row["record"]
+                row["record"] = json.loads(old_text)
                 record = remake(row)
-                text = canonical_json(record)
-                digest = hash_canonical(text)
-                changed += digest != row["content_hash"]
-                changes: list[dict] = diff_records(previous, record) if previous is not None else []
-                self.db.execute(
-                    "UPDATE snapshots SET record = ?, content_hash = ?, status = ?, last_updated = ?, change_count = ? "
-                    "WHERE id = ?",
-                    [text, digest, record.get("status"), record.get("last_updated"), len(changes), row["id"]],
-                )
-                self.db.execute("DELETE FROM changes WHERE snapshot_id = ?", [row["id"]])
-                self._insert_changes(row["id"], row["observed_utc"], changes)
-                previous = record
-            checked = self.db.execute("SELECT last_checked_utc FROM trials WHERE nct_id = ?", [nct_id]).fetchone()
-            self._refresh_trial(nct_id, checked[0] if checked else None)
+                changed += canonical_json(record) != old_text
+                self.timelines.rewrite_record(row["id"], record)
+            self._refresh_trial(nct_id, self.timelines.replay(nct_id))
         return changed
-
-    def _refresh_trial(self, nct_id: str, checked_utc: str | None, *, newest: tuple | None = None) -> None:
-        """The trial's current row: each column from the newest snapshot whose source carries it.
-
-        `newest`: (snapshot id, record, observed_utc, has change rows) of a snapshot just added
-        as the newest on the timeline, whose source carries every field: the row is made from
-        it and the trial's previous row, without reading the other snapshots back.
-        """
-        if newest is not None:
-            snapshot_id, record, observed_utc, changed = newest
-            row = {column: read(record) for column, (_, read) in TRIAL_COLUMNS.items()}
-            count, first_seen = self.db.conn.execute(
-                "SELECT count(*), min(observed_utc) FROM snapshots WHERE nct_id = ?", [nct_id]
-            ).fetchone()
-            row.update(
-                snapshot_count=count,
-                first_seen_utc=first_seen,
-                latest_snapshot_id=snapshot_id,
-                last_checked_utc=checked_utc,
-            )
-            if changed or count == 1:
-                row["last_changed_utc"] = observed_utc
-            assignments = ", ".join(f"{column} = ?" for column in row)
-            self.db.conn.execute(f"UPDATE trials SET {assignments} WHERE nct_id = ?", [*row.values(), nct_id])
-            return
-        values: dict = {}
-        latest_id = None
-        for snapshot_id, text in self.db.execute(
-            "SELECT id, record FROM snapshots WHERE nct_id = ? ORDER BY observed_utc DESC, id DESC", [nct_id]
-        ):
-            record = json.loads(text)
-            latest_id = latest_id or snapshot_id
-            for column, (path, read) in TRIAL_COLUMNS.items():
-                if column not in values and not _unknown(record, path):
-                    values[column] = read(record)
-            if len(values) == len(TRIAL_COLUMNS):
-                break
-        if latest_id is None:
-            return
-        stats = self.db.execute(
-            "SELECT count(*), min(observed_utc), max(CASE WHEN change_count > 0 THEN observed_utc END) "
-            "FROM snapshots WHERE nct_id = ?",
-            [nct_id],
-        ).fetchone()
-        values.update(
-            snapshot_count=stats[0],
-            first_seen_utc=stats[1],
-            last_changed_utc=stats[2] or stats[1],
-            latest_snapshot_id=latest_id,
-            last_checked_utc=checked_utc,
-        )
-        assignments = ", ".join(f"{column} = ?" for column in values)
-        self.db.execute(f"UPDATE trials SET {assignments} WHERE nct_id = ?", [*values.values(), nct_id])
 
     # -- reading -------------------------------------------------------------------------
 
@@ -469,6 +371,11 @@ class Store:
                 [nct_id, source_kind, nct_id, source_kind, FAILED],
             )
         }
+
+    def newest_registry_date(self, nct_id: str) -> str | None:
+        """The newest registry last-update date any check of the trial has seen."""
+        row = self.db.execute("SELECT last_updated FROM trials WHERE nct_id = ?", [nct_id]).fetchone()
+        return row[0] if row else None
 
     def trial_ids(self) -> list[str]:
         return [row[0] for row in self.db.execute("SELECT nct_id FROM trials ORDER BY nct_id")]
@@ -490,12 +397,10 @@ class Store:
         return rows
 
     def record_at(self, nct_id: str, at: str | None = None) -> dict | None:
-        """The record as it stood at `at` (UTC instant text), or the latest."""
-        row = self.db.execute(
-            "SELECT record FROM snapshots WHERE nct_id = ? AND observed_utc <= ? ORDER BY observed_utc DESC, id DESC LIMIT 1",
-            [nct_id, at or "9999"],
-        ).fetchone()
-        return json.loads(row[0]) if row else None
+        """The trial as known at `at` (UTC instant text), or now: each field's last known value,
+        in the record's shape (`unknown`: the fields no source had carried yet)."""
+        known = self.timelines.known_before(nct_id, at or "9999")
+        return as_record(known) if known is not None else None
 
     def changes(
         self,

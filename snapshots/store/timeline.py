@@ -1,0 +1,196 @@
+"""One trial's timeline in the database: its snapshots in time order and their change rows.
+
+`Timelines` is the part of the store that reads and writes snapshots and changes; `Store.save`
+decides (with `trialwatch.snapshots.changes.known`) what an observation adds to a timeline,
+and `replay` recomputes a timeline's change rows from a point on (a snapshot placed late,
+records rebuilt by reparse).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from trialwatch.ingest.record import canonical_json, hash_canonical, upgrade
+from trialwatch.snapshots.changes.diff import diff_records
+from trialwatch.snapshots.changes.known import NOT_COMPARED, fingerprint, merge
+
+_SNAPSHOT_INSERT = (
+    "INSERT INTO snapshots (nct_id, observed_utc, last_updated, status, source_kind, source_ref, source_version, "
+    "module_labels, content_hash, record, raw, raw_encoding, change_count) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+JSON_CHANGE_COLUMNS = ("old", "new", "lines_added", "lines_removed")
+FLAG_CHANGE_COLUMNS = ("became_actual", "precision_changed")
+_CHANGE_COLUMNS = (
+    "snapshot_id",
+    "nct_id",
+    "observed_utc",
+    "category",
+    "severity",
+    "field",
+    "item",
+    "kind",
+    "old",
+    "new",
+    "summary",
+    "shift_days",
+    "old_type",
+    "new_type",
+    "became_actual",
+    "precision_changed",
+    "percent_change",
+    "lines_added",
+    "lines_removed",
+)
+_CHANGE_INSERT = (
+    f"INSERT INTO changes ({', '.join(_CHANGE_COLUMNS)}) VALUES ({', '.join('?' for _ in _CHANGE_COLUMNS)})"
+)
+
+
+def compared_hash(record: dict) -> str:
+    """SHA-256 of the record's compared content: equal hashes, nothing new (a bump of the
+    registry's last-update date alone hashes the same)."""
+    compared = {key: value for key, value in record.items() if key not in NOT_COMPARED or key == "unknown"}
+    return hash_canonical(canonical_json(compared))
+
+
+@dataclass
+class Observation:
+    """One observation of a trial, as `Store.save` is given it."""
+
+    record: dict
+    observed_utc: str
+    source_kind: str
+    source_ref: str | None = None
+    raw: bytes | None = None
+    source_version: int | None = None
+    module_labels: list[str] | None = None
+
+    def __post_init__(self) -> None:
+        self.nct_id = self.record["nct_id"]
+        self.text = canonical_json(self.record)
+        self.digest = compared_hash(self.record)
+
+
+@dataclass
+class Placed:
+    """A snapshot on a timeline: its id, when it was observed, its compared-content hash."""
+
+    id: int
+    observed_utc: str
+    digest: str
+
+
+class Timelines:
+    def __init__(self, db, compress):
+        self.db = db
+        self.compress = compress  # bytes → (stored bytes, encoding)
+
+    def neighbours(self, nct_id: str, observed_utc: str) -> tuple[Placed | None, Placed | None]:
+        """The snapshots just before (at or before) and just after `observed_utc`."""
+        execute = self.db.conn.execute
+        before = execute(
+            "SELECT id, observed_utc, content_hash FROM snapshots WHERE nct_id = ? AND observed_utc <= ? "
+            "ORDER BY observed_utc DESC, id DESC LIMIT 1",
+            [nct_id, observed_utc],
+        ).fetchone()
+        after = execute(
+            "SELECT id, observed_utc, content_hash FROM snapshots WHERE nct_id = ? AND observed_utc > ? "
+            "ORDER BY observed_utc, id LIMIT 1",
+            [nct_id, observed_utc],
+        ).fetchone()
+        return (Placed(*before) if before else None), (Placed(*after) if after else None)
+
+    def record(self, snapshot_id: int) -> dict:
+        row = self.db.conn.execute("SELECT record FROM snapshots WHERE id = ?", [snapshot_id]).fetchone()
+        return upgrade(json.loads(row[0]))
+
+    def records(self, nct_id: str, until: str | None = None) -> list[tuple[int, str, dict]]:
+        """(id, observed_utc, record) of a trial's snapshots in time order (up to `until`)."""
+        rows = self.db.conn.execute(
+            "SELECT id, observed_utc, record FROM snapshots WHERE nct_id = ? AND observed_utc <= ? "
+            "ORDER BY observed_utc, id",
+            [nct_id, until or "9999"],
+        )
+        return [(sid, observed, upgrade(json.loads(text))) for sid, observed, text in rows]
+
+    def insert(self, observation: Observation, changes: list[dict]) -> int:
+        stored_raw, encoding = self.compress(observation.raw) if observation.raw is not None else (None, None)
+        labels = observation.module_labels
+        record = observation.record
+        snapshot_id = self.db.conn.execute(
+            _SNAPSHOT_INSERT,
+            (
+                observation.nct_id,
+                observation.observed_utc,
+                record.get("last_updated"),
+                record.get("status"),
+                observation.source_kind,
+                observation.source_ref,
+                observation.source_version,
+                json.dumps(labels) if labels is not None else None,
+                observation.digest,
+                observation.text,
+                stored_raw,
+                encoding,
+                len(changes),
+            ),
+        ).lastrowid
+        assert snapshot_id is not None  # an INSERT into a rowid table
+        self.insert_changes(snapshot_id, observation.nct_id, observation.observed_utc, changes)
+        return snapshot_id
+
+    def insert_changes(self, snapshot_id: int, nct_id: str, observed_utc: str, changes: list[dict]) -> None:
+        for change in changes:
+            row = {**change, "snapshot_id": snapshot_id, "nct_id": nct_id, "observed_utc": observed_utc}
+            for column in JSON_CHANGE_COLUMNS:
+                if row[column] is not None:
+                    row[column] = json.dumps(row[column], ensure_ascii=False, sort_keys=True)
+            for column in FLAG_CHANGE_COLUMNS:
+                if row[column] is not None:
+                    row[column] = int(row[column])
+            self.db.conn.execute(_CHANGE_INSERT, [row[column] for column in _CHANGE_COLUMNS])
+
+    def move_earlier(self, snapshot_id: int, observed_utc: str) -> None:
+        """A stored state seen earlier than we knew: it began at `observed_utc`."""
+        execute = self.db.conn.execute
+        execute("UPDATE snapshots SET observed_utc = ? WHERE id = ?", [observed_utc, snapshot_id])
+        execute("UPDATE changes SET observed_utc = ? WHERE snapshot_id = ?", [observed_utc, snapshot_id])
+
+    def replace_changes(self, snapshot_id: int, nct_id: str, observed_utc: str, changes: list[dict]) -> None:
+        self.db.conn.execute("DELETE FROM changes WHERE snapshot_id = ?", [snapshot_id])
+        self.insert_changes(snapshot_id, nct_id, observed_utc, changes)
+        self.db.conn.execute("UPDATE snapshots SET change_count = ? WHERE id = ?", [len(changes), snapshot_id])
+
+    def rewrite_record(self, snapshot_id: int, record: dict) -> None:
+        text = canonical_json(record)
+        self.db.conn.execute(
+            "UPDATE snapshots SET record = ?, content_hash = ?, status = ?, last_updated = ? WHERE id = ?",
+            [text, compared_hash(record), record.get("status"), record.get("last_updated"), snapshot_id],
+        )
+
+    def replay(self, nct_id: str) -> dict | None:
+        """Recompute every change row of a trial from its records, oldest first; returns the known state."""
+        known = None
+        for snapshot_id, observed_utc, record in self.records(nct_id):
+            changes: list[dict] = diff_records(known, record) if known is not None else []
+            self.replace_changes(snapshot_id, nct_id, observed_utc, changes)
+            known = merge(known, record)
+        return known
+
+    def known_before(self, nct_id: str, observed_utc: str) -> dict | None:
+        """The trial as known from its snapshots observed at or before `observed_utc`."""
+        known = None
+        for _, _, record in self.records(nct_id, until=observed_utc):
+            known = merge(known, record)
+        return known
+
+
+def adds_to(known: dict | None, record: dict) -> tuple[list[dict], dict, bool]:
+    """What `record` adds to a timeline whose known state is `known`: (changes, the known state
+    after it, whether it changes what is known — a change, or a field known for the first time)."""
+    if known is None:
+        return [], merge(None, record), True
+    changes = diff_records(known, record)
+    after = merge(known, record)
+    return changes, after, bool(changes) or fingerprint(after) != fingerprint(known)
