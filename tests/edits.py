@@ -18,14 +18,27 @@ from __future__ import annotations
 
 import copy
 import datetime
+from collections.abc import Callable
 from dataclasses import dataclass
 from dataclasses import field as _field
-from typing import Callable
 
 # Main-page sections in page order (a cut page shows only the sections before the cut).
-SECTIONS = ("Study Results", "Basic Information", "Brief Summary", "Detailed Description", "Conditions", "Keywords",
-            "Study Design", "Study Groups", "Interventions", "Eligibility Criteria", "Sponsors", "Responsible Party",
-            "Central Contacts", "Other Identifiers")
+SECTIONS = (
+    "Study Results",
+    "Basic Information",
+    "Brief Summary",
+    "Detailed Description",
+    "Conditions",
+    "Keywords",
+    "Study Design",
+    "Study Groups",
+    "Interventions",
+    "Eligibility Criteria",
+    "Sponsors",
+    "Responsible Party",
+    "Central Contacts",
+    "Other Identifiers",
+)
 API = "api"
 MAIN_PAGES = ("labelled", "labelled_first", "html_semantic", "html_table")
 LABELLESS = "labelless"
@@ -34,8 +47,11 @@ SOURCES = (API, *MAIN_PAGES, LABELLESS, *RESULTS_PAGES)
 CUT = "cut:"  # "cut:Study Design": the labelled page cut short inside that section
 MAYBE = "maybe"  # the label-less page may or may not let a reader tell this apart
 
-DATE_KEYS = {"start_date": "startDateStruct", "primary_completion_date": "primaryCompletionDateStruct",
-             "completion_date": "completionDateStruct"}
+DATE_KEYS = {
+    "start_date": "startDateStruct",
+    "primary_completion_date": "primaryCompletionDateStruct",
+    "completion_date": "completionDateStruct",
+}
 
 # aspect → (main-page section showing it or None, label-less page shows it, results page shows it).
 # A date's value is shown by a page as a day of unknown precision; its type and precision only
@@ -64,8 +80,12 @@ def shows(source: str, aspect: str, study: dict) -> bool | str:
     """Whether a rendering of `study` from `source` shows `aspect`: True, False or MAYBE."""
     section, labelless, results = ASPECTS[aspect]
     status = _status(study)
-    if aspect == "enrollment.count" and source != API and source not in RESULTS_PAGES \
-            and status.get("overallStatus") == "WITHDRAWN":
+    if (
+        aspect == "enrollment.count"
+        and source != API
+        and source not in RESULTS_PAGES
+        and status.get("overallStatus") == "WITHDRAWN"
+    ):
         return False  # FORMAT.md: withdrawn studies have no Total Enrollment row
     if source == API:
         return True
@@ -74,7 +94,7 @@ def shows(source: str, aspect: str, study: dict) -> bool | str:
     if source == LABELLESS:
         return labelless
     if source.startswith(CUT):
-        return section is not None and SECTIONS.index(section) < SECTIONS.index(source[len(CUT):])
+        return section is not None and SECTIONS.index(section) < SECTIONS.index(source[len(CUT) :])
     if source in MAIN_PAGES:
         return section is not None
     raise ValueError(f"unknown source {source!r}")
@@ -120,10 +140,10 @@ class Expected:
 @dataclass(frozen=True)
 class Edit:
     name: str
-    fields: tuple[str, ...]                               # record fields it touches
-    make: Callable[[dict], tuple[dict, list[Expected]]]   # study → (edited copy, expected changes)
+    fields: tuple[str, ...]  # record fields it touches
+    make: Callable[[dict], tuple[dict, list[Expected]]]  # study → (edited copy, expected changes)
     applies: Callable[[dict], bool] = lambda study: True  # on the real study, before `prepare`
-    base: Callable[[dict], dict] | None = None            # makes the first version it needs
+    base: Callable[[dict], dict] | None = None  # makes the first version it needs
 
     def prepare(self, study: dict) -> dict:
         return self.base(copy.deepcopy(study)) if self.base else study
@@ -190,6 +210,7 @@ def _has_date(name: str, precisions=("month", "day")) -> Callable[[dict], bool]:
     def check(study: dict) -> bool:
         date = _date_struct(study, name).get("date")
         return bool(date) and parse_date(date)[1] in precisions
+
     return check
 
 
@@ -203,9 +224,16 @@ def move_date(name: str, days: int) -> Edit:
         new = old + datetime.timedelta(days=days)
         struct["date"] = format_date(new, precision)
         shift = days if precision == "day" else month_shift(old, new)
-        return study, [Expected(name, "changed", name,
-                                {"shift_days": shift, "precision_changed": False, "became_actual": NOT_ACTUAL},
-                                page_attrs={"shift_days": month_shift(old, new), "became_actual": NOT_ACTUAL})]
+        return study, [
+            Expected(
+                name,
+                "changed",
+                name,
+                {"shift_days": shift, "precision_changed": False, "became_actual": NOT_ACTUAL},
+                page_attrs={"shift_days": month_shift(old, new), "became_actual": NOT_ACTUAL},
+            )
+        ]
+
     return Edit(f"{name}_moved_{days}", (name,), make, _has_date(name))
 
 
@@ -217,8 +245,15 @@ def refine_date(name: str, day: int | str = 20) -> Edit:
         old, _ = parse_date(struct["date"])
         last = (old.replace(day=28) + datetime.timedelta(days=4)).replace(day=1) - datetime.timedelta(days=1)
         struct["date"] = format_date(old.replace(day=last.day if day == "last" else day), "day")
-        return study, [Expected(name, "changed", f"{name}.precision",
-                                {"precision_changed": True, "shift_days": NO_SHIFT, "became_actual": NOT_ACTUAL})]
+        return study, [
+            Expected(
+                name,
+                "changed",
+                f"{name}.precision",
+                {"precision_changed": True, "shift_days": NO_SHIFT, "became_actual": NOT_ACTUAL},
+            )
+        ]
+
     return Edit(f"{name}_refined", (name,), make, _has_date(name, ("month",)))
 
 
@@ -227,10 +262,21 @@ def date_becomes_actual(name: str) -> Edit:
 
     def make(study):
         _status(study)[DATE_KEYS[name]]["type"] = "ACTUAL"
-        return study, [Expected(name, "changed", f"{name}.type",
-                                {"became_actual": True, "shift_days": NO_SHIFT, "precision_changed": False})]
-    return Edit(f"{name}_actual", (name,), make,
-                lambda study: _has_date(name)(study) and _date_struct(study, name).get("type") == "ESTIMATED")
+        return study, [
+            Expected(
+                name,
+                "changed",
+                f"{name}.type",
+                {"became_actual": True, "shift_days": NO_SHIFT, "precision_changed": False},
+            )
+        ]
+
+    return Edit(
+        f"{name}_actual",
+        (name,),
+        make,
+        lambda study: _has_date(name)(study) and _date_struct(study, name).get("type") == "ESTIMATED",
+    )
 
 
 # ------------------------------------------------------------------ status and enrollment
@@ -242,8 +288,9 @@ def _set_status(study: dict, new: str, why: str | None = None) -> list[Expected]
     status["overallStatus"] = new
     expected = [Expected("status", "changed", "status", {"old": old, "new": new})]
     if why is not None:
-        expected.append(Expected("why_stopped", "changed" if status.get("whyStopped") else "added", "why_stopped",
-                                 {"new": why}))
+        expected.append(
+            Expected("why_stopped", "changed" if status.get("whyStopped") else "added", "why_stopped", {"new": why})
+        )
         status["whyStopped"] = why
     return expected
 
@@ -270,16 +317,31 @@ def _enrollment_type(study):
     info = _enrollment(study)
     old = info["type"]
     info["type"] = new = "ACTUAL" if old == "ESTIMATED" else "ESTIMATED"
-    return study, [Expected("enrollment", "changed", "enrollment.type",
-                            {"old_type": old, "new_type": new, "percent_change": OneOf(None, 0)})]
+    return study, [
+        Expected(
+            "enrollment",
+            "changed",
+            "enrollment.type",
+            {"old_type": old, "new_type": new, "percent_change": OneOf(None, 0)},
+        )
+    ]
 
 
 # ------------------------------------------------------------------ arms
 
-_TYPE_PREFIXES = {"DRUG": "Drug", "BIOLOGICAL": "Biological", "DEVICE": "Device", "OTHER": "Other",
-                  "PROCEDURE": "Procedure", "BEHAVIORAL": "Behavioral", "RADIATION": "Radiation", "GENETIC": "Genetic",
-                  "DIETARY_SUPPLEMENT": "Dietary Supplement", "COMBINATION_PRODUCT": "Combination Product",
-                  "DIAGNOSTIC_TEST": "Diagnostic Test"}
+_TYPE_PREFIXES = {
+    "DRUG": "Drug",
+    "BIOLOGICAL": "Biological",
+    "DEVICE": "Device",
+    "OTHER": "Other",
+    "PROCEDURE": "Procedure",
+    "BEHAVIORAL": "Behavioral",
+    "RADIATION": "Radiation",
+    "GENETIC": "Genetic",
+    "DIETARY_SUPPLEMENT": "Dietary Supplement",
+    "COMBINATION_PRODUCT": "Combination Product",
+    "DIAGNOSTIC_TEST": "Diagnostic Test",
+}
 
 
 def _arm_name(intervention: dict) -> str:
@@ -308,8 +370,12 @@ def _link(study: dict, arm_label: str, names: list[str]) -> None:
 def _arm_added(study):
     module = _arms_module(study)
     names = [_arm_name(item) for item in _interventions(study)[:1]]
-    arm = {"label": "Dose Expansion Cohort", "type": "EXPERIMENTAL",
-           "description": "Participants receive the study treatment at the recommended dose.", "interventionNames": names}
+    arm = {
+        "label": "Dose Expansion Cohort",
+        "type": "EXPERIMENTAL",
+        "description": "Participants receive the study treatment at the recommended dose.",
+        "interventionNames": names,
+    }
     module.setdefault("armGroups", []).append(arm)
     _link(study, arm["label"], names)
     return study, [Expected("arms", "added", "arms", {"item": arm["label"]})]
@@ -460,33 +526,57 @@ def bump_update(study: dict, days: int = 7) -> dict:
 
 # ------------------------------------------------------------------ the edits
 
-EDITS: dict[str, Edit] = {edit.name: edit for edit in (
-    Edit("status", ("status",), _status_change),
-    Edit("stop", ("status", "why_stopped"), _stop),
-    move_date("start_date", 92),
-    move_date("primary_completion_date", 183),
-    move_date("completion_date", -45),
-    refine_date("start_date"),
-    refine_date("completion_date"),
-    date_becomes_actual("start_date"),
-    date_becomes_actual("primary_completion_date"),
-    Edit("enrollment_count", ("enrollment",), _enrollment_count,
-         lambda study: isinstance(_enrollment(study).get("count"), int)),
-    Edit("enrollment_type", ("enrollment",), _enrollment_type,
-         lambda study: _enrollment(study).get("type") in ("ACTUAL", "ESTIMATED")),
-    Edit("arm_added", ("arms",), _arm_added),
-    Edit("arm_removed", ("arms",), _arm_removed, _has_arms),
-    Edit("arm_renamed", ("arms",), _arm_renamed, _has_arms),
-    Edit("arm_interventions_multiset", ("arms",), _arm_multiset,
-         lambda study: _has_arms(study) and len(_interventions(study)) >= 2, _arm_repeats),
-    Edit("twin_site_added", ("locations",), _twin_added, _has_sites, _research_site),
-    Edit("twin_site_removed", ("locations",), _twin_removed, _has_sites, _with_twins),
-    Edit("primary_time_frame", ("outcomes.primary",), _time_frame, _primary_unique),
-    Edit("primary_measure", ("outcomes.primary",), _measure, _primary_unique),
-    Edit("keywords_reordered", ("keywords",), _keywords_reordered, lambda study: len(set(_keywords(study))) >= 2),
-    Edit("conditions_reordered", ("conditions",), _conditions_reordered,
-         lambda study: len(set(_conditions(study))) >= 2),
-    Edit("twin_identifier_removed", ("other_ids",), _twin_identifier_removed,
-         lambda study: len(set(_identifiers(study))) < len(_identifiers(study))),
-    Edit("update_only", ("last_updated",), lambda study: (bump_update(study), [])),
-)}
+EDITS: dict[str, Edit] = {
+    edit.name: edit
+    for edit in (
+        Edit("status", ("status",), _status_change),
+        Edit("stop", ("status", "why_stopped"), _stop),
+        move_date("start_date", 92),
+        move_date("primary_completion_date", 183),
+        move_date("completion_date", -45),
+        refine_date("start_date"),
+        refine_date("completion_date"),
+        date_becomes_actual("start_date"),
+        date_becomes_actual("primary_completion_date"),
+        Edit(
+            "enrollment_count",
+            ("enrollment",),
+            _enrollment_count,
+            lambda study: isinstance(_enrollment(study).get("count"), int),
+        ),
+        Edit(
+            "enrollment_type",
+            ("enrollment",),
+            _enrollment_type,
+            lambda study: _enrollment(study).get("type") in ("ACTUAL", "ESTIMATED"),
+        ),
+        Edit("arm_added", ("arms",), _arm_added),
+        Edit("arm_removed", ("arms",), _arm_removed, _has_arms),
+        Edit("arm_renamed", ("arms",), _arm_renamed, _has_arms),
+        Edit(
+            "arm_interventions_multiset",
+            ("arms",),
+            _arm_multiset,
+            lambda study: _has_arms(study) and len(_interventions(study)) >= 2,
+            _arm_repeats,
+        ),
+        Edit("twin_site_added", ("locations",), _twin_added, _has_sites, _research_site),
+        Edit("twin_site_removed", ("locations",), _twin_removed, _has_sites, _with_twins),
+        Edit("primary_time_frame", ("outcomes.primary",), _time_frame, _primary_unique),
+        Edit("primary_measure", ("outcomes.primary",), _measure, _primary_unique),
+        Edit("keywords_reordered", ("keywords",), _keywords_reordered, lambda study: len(set(_keywords(study))) >= 2),
+        Edit(
+            "conditions_reordered",
+            ("conditions",),
+            _conditions_reordered,
+            lambda study: len(set(_conditions(study))) >= 2,
+        ),
+        Edit(
+            "twin_identifier_removed",
+            ("other_ids",),
+            _twin_identifier_removed,
+            lambda study: len(set(_identifiers(study))) < len(_identifiers(study)),
+        ),
+        Edit("update_only", ("last_updated",), lambda study: (bump_update(study), [])),
+    )
+}

@@ -60,48 +60,78 @@ import re
 
 BLURBS = {
     "Basic Information": "Get a concise snapshot of the trial, including recruitment status, study phase, enrollment "
-                         "targets, and key timeline milestones.",
+    "targets, and key timeline milestones.",
     "Brief Summary": "Review the sponsor-provided synopsis that highlights what the study is about and why it is being "
-                     "conducted.",
+    "conducted.",
     "Detailed Description": "Dive into the extended narrative that explains the scientific background, objectives, and "
-                            "procedures in greater depth.",
+    "procedures in greater depth.",
     "Conditions": "See the medical conditions and disease areas that this research is targeting or investigating.",
     "Keywords": "Explore important study keywords that can help with search, categorization, and topic discovery.",
     "Study Design": "Understand how the trial is structured, including allocation methods, masking strategies, primary "
-                    "purpose, and other design elements.",
+    "purpose, and other design elements.",
     "Study Groups": "Review each arm or cohort in the study, along with the interventions and objectives associated "
-                    "with them.",
+    "with them.",
     "Interventions": "Learn about the drugs, procedures, or behavioral strategies being tested and how they are applied "
-                     "within this trial.",
+    "within this trial.",
     "Eligibility Criteria": "Check the participation requirements, including inclusion and exclusion rules, age limits, "
-                            "and whether healthy volunteers are accepted.",
+    "and whether healthy volunteers are accepted.",
     "Sponsors": "Meet the organizations funding or collaborating on the study and learn about their roles.",
     "Responsible Party": "Identify the individual or organization who holds primary responsibility for the study "
-                         "information submitted to regulators.",
+    "information submitted to regulators.",
     "Central Contacts": "Reach out to these primary contacts for questions about participation or study logistics.",
     "Other Identifiers": "Review additional registry numbers or institutional identifiers associated with this trial.",
     "Related Clinical Trials": "Explore similar clinical trials based on study characteristics and research focus.",
 }
-SECTION_ORDER = ("Study Results", "Basic Information", "Brief Summary", "Detailed Description", "Conditions", "Keywords",
-                 "Study Design", "Study Groups", "Interventions", "Eligibility Criteria", "Sponsors",
-                 "Responsible Party", "Central Contacts", "Other Identifiers")
-NO_RESULTS_SENTENCE = ("The study team has not published outcome measurements, participant flow, or safety data for "
-                       "this trial yet. Check back later for updates.")
-RESULTS_SENTENCE = ("Outcome measurements, participant flow, baseline characteristics, and adverse events have been "
-                    "published for this study.")
+SECTION_ORDER = (
+    "Study Results",
+    "Basic Information",
+    "Brief Summary",
+    "Detailed Description",
+    "Conditions",
+    "Keywords",
+    "Study Design",
+    "Study Groups",
+    "Interventions",
+    "Eligibility Criteria",
+    "Sponsors",
+    "Responsible Party",
+    "Central Contacts",
+    "Other Identifiers",
+)
+NO_RESULTS_SENTENCE = (
+    "The study team has not published outcome measurements, participant flow, or safety data for "
+    "this trial yet. Check back later for updates."
+)
+RESULTS_SENTENCE = (
+    "Outcome measurements, participant flow, baseline characteristics, and adverse events have been "
+    "published for this study."
+)
 VIEW_RESULTS = "View full results"
 HIDDEN_EMAIL = "[email\xa0protected]"  # as on the seed (a no-break space inside)
-MASKED_WORDS = {"PARTICIPANT": "Participants", "CARE_PROVIDER": "Caregivers", "INVESTIGATOR": "Investigators",
-                "OUTCOMES_ASSESSOR": "Outcome Assessors"}
+MASKED_WORDS = {
+    "PARTICIPANT": "Participants",
+    "CARE_PROVIDER": "Caregivers",
+    "INVESTIGATOR": "Investigators",
+    "OUTCOMES_ASSESSOR": "Outcome Assessors",
+}
 # armGroups[].interventionNames prefixes → intervention type codes
 INTERVENTION_PREFIXES = {
-    "Drug": "DRUG", "Biological": "BIOLOGICAL", "Device": "DEVICE", "Other": "OTHER", "Procedure": "PROCEDURE",
-    "Behavioral": "BEHAVIORAL", "Radiation": "RADIATION", "Genetic": "GENETIC",
-    "Dietary Supplement": "DIETARY_SUPPLEMENT", "Combination Product": "COMBINATION_PRODUCT",
+    "Drug": "DRUG",
+    "Biological": "BIOLOGICAL",
+    "Device": "DEVICE",
+    "Other": "OTHER",
+    "Procedure": "PROCEDURE",
+    "Behavioral": "BEHAVIORAL",
+    "Radiation": "RADIATION",
+    "Genetic": "GENETIC",
+    "Dietary Supplement": "DIETARY_SUPPLEMENT",
+    "Combination Product": "COMBINATION_PRODUCT",
     "Diagnostic Test": "DIAGNOSTIC_TEST",
 }
-RELATED = (("Stem Cell Therapy for Chronic Kidney Disease in Children", "NCT09000001", "RECRUITING"),
-           ("A Registry of Rare Renal Disorders", "NCT09000002", "COMPLETED"))
+RELATED = (
+    ("Stem Cell Therapy for Chronic Kidney Disease in Children", "NCT09000001", "RECRUITING"),
+    ("A Registry of Rare Renal Disorders", "NCT09000002", "COMPLETED"),
+)
 LABELLESS_KEEP, LABELLESS_DROP_FIRST, LABELLESS_DROP = "keep", "drop_first", "drop"
 
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
@@ -163,8 +193,11 @@ def _header(study: dict) -> list[tuple]:
     blocks = [("title", ident["briefTitle"]), ("inline", "NCT ID:", ident["nctId"])]
     if updated:
         blocks.append(("inline", "Last Updated:", updated))
-    blocks += [("heading", "Study Results"), ("badge", "Results available" if results else "Results pending"),
-               ("text", RESULTS_SENTENCE if results else NO_RESULTS_SENTENCE, None)]
+    blocks += [
+        ("heading", "Study Results"),
+        ("badge", "Results available" if results else "Results pending"),
+        ("text", RESULTS_SENTENCE if results else NO_RESULTS_SENTENCE, None),
+    ]
     if results:
         blocks.append(("link", VIEW_RESULTS))
     return blocks
@@ -179,8 +212,10 @@ def _basic(study: dict, month_day) -> list[tuple]:
     if count is not None and status.get("overallStatus") != "WITHDRAWN":
         rows.append(("Total Enrollment", f"{count} participant{'' if count == 1 else 's'}"))
     rows.append(("Study Classification", design.get("studyType")))
-    for label, key, field in (("Study Start Date", "startDateStruct", "start_date"),
-                              ("Study Completion Date", "completionDateStruct", "completion_date")):
+    for label, key, field in (
+        ("Study Start Date", "startDateStruct", "start_date"),
+        ("Study Completion Date", "completionDateStruct", "completion_date"),
+    ):
         date = (status.get(key) or {}).get("date")
         if date:
             rows.append((label, page_date(date, _month_day(month_day, field))))
@@ -205,11 +240,17 @@ def _design(study: dict) -> list[tuple]:
     info = design.get("designInfo") or {}
     masking = info.get("maskingInfo") or {}
     if design.get("studyType") == "OBSERVATIONAL":
-        rows = [("Observational Model Type", info.get("observationalModel")),
-                ("Study Time Perspective", info.get("timePerspective"))]
+        rows = [
+            ("Observational Model Type", info.get("observationalModel")),
+            ("Study Time Perspective", info.get("timePerspective")),
+        ]
     else:
-        rows = [("Allocation Method", info.get("allocation")), ("Intervention Model", info.get("interventionModel")),
-                ("Primary Study Purpose", info.get("primaryPurpose")), ("Blinding Strategy", masking.get("masking"))]
+        rows = [
+            ("Allocation Method", info.get("allocation")),
+            ("Intervention Model", info.get("interventionModel")),
+            ("Primary Study Purpose", info.get("primaryPurpose")),
+            ("Blinding Strategy", masking.get("masking")),
+        ]
     blocks = _section("Study Design") + [("row", label, value) for label, value in rows if value]
     roles = [MASKED_WORDS[code] for code in MASKED_WORDS if code in (masking.get("whoMasked") or [])]
     if roles:
@@ -250,9 +291,12 @@ def _eligibility(study: dict) -> list[tuple]:
         lines.pop()
     blocks = _section("Eligibility Criteria") + ([("criteria", lines)] if lines else [])
     healthy = module.get("healthyVolunteers")
-    rows = [("Minimum Eligible Age", module.get("minimumAge")), ("Maximum Eligible Age", module.get("maximumAge")),
-            ("Eligible Sex", module.get("sex")),
-            ("Accepts Healthy Volunteers", None if healthy is None else "Yes" if healthy else "No")]
+    rows = [
+        ("Minimum Eligible Age", module.get("minimumAge")),
+        ("Maximum Eligible Age", module.get("maximumAge")),
+        ("Eligible Sex", module.get("sex")),
+        ("Accepts Healthy Volunteers", None if healthy is None else "Yes" if healthy else "No"),
+    ]
     return blocks + [("row", label, value) for label, value in rows if value]
 
 
@@ -286,8 +330,11 @@ def _contacts(study: dict, hide_emails: bool) -> list[tuple]:
         if contact.get("phoneExt"):
             phone = f"{phone} ext {contact['phoneExt']}" if phone else f"ext {contact['phoneExt']}"
         email = contact.get("email") and (HIDDEN_EMAIL if hide_emails else contact["email"])
-        blocks += [("inline", label, value) for label, value in
-                   (("Role:", contact.get("role")), ("Phone:", phone), ("Email:", email)) if value]
+        blocks += [
+            ("inline", label, value)
+            for label, value in (("Role:", contact.get("role")), ("Phone:", phone), ("Email:", email))
+            if value
+        ]
     return blocks
 
 
@@ -298,8 +345,11 @@ def _identifiers(study: dict) -> list[tuple]:
         ids.append((ident["orgStudyIdInfo"], "org_study_id"))
     blocks = _section("Other Identifiers")
     for item, source in ids:
-        blocks += [("text", item["id"].strip(), None), ("inline", "Identifier Type:", item.get("type") or "-"),
-                   ("inline", "Identifier Source:", source)]
+        blocks += [
+            ("text", item["id"].strip(), None),
+            ("inline", "Identifier Type:", item.get("type") or "-"),
+            ("inline", "Identifier Source:", source),
+        ]
     return blocks
 
 
@@ -310,8 +360,9 @@ def _related() -> list[tuple]:
     return blocks
 
 
-def page_blocks(study: dict, *, month_day="last", hide_emails: bool = True, join_lists: bool = True,
-                related: bool = False) -> list[tuple]:
+def page_blocks(
+    study: dict, *, month_day="last", hide_emails: bool = True, join_lists: bool = True, related: bool = False
+) -> list[tuple]:
     """The main page of a study as blocks, in page order (see the table above `_section`).
 
     `month_day`: "first" or "last" (or {"start_date": …, "completion_date": …}): the day a
@@ -339,12 +390,14 @@ def _block_lines(block: tuple, labelled: bool) -> list[str]:
     return [block[1]]
 
 
-def labelled_text(study: dict, *, month_day="last", hide_emails: bool = True, join_lists: bool = True,
-                  related: bool = False) -> str:
+def labelled_text(
+    study: dict, *, month_day="last", hide_emails: bool = True, join_lists: bool = True, related: bool = False
+) -> str:
     """The labelled rendering (the seed's): blocks separated by blank lines."""
     out, previous = [], None
-    for block in page_blocks(study, month_day=month_day, hide_emails=hide_emails, join_lists=join_lists,
-                             related=related):
+    for block in page_blocks(
+        study, month_day=month_day, hide_emails=hide_emails, join_lists=join_lists, related=related
+    ):
         separator = "" if previous is None or previous[0] == "link" else "\n" if previous[0] == "criteria" else "\n\n"
         joiner = "\n" if block[0] == "criteria" else "\n\n"
         out.append(separator + joiner.join(_block_lines(block, True)))
@@ -365,9 +418,17 @@ def _labelless_drop(block: tuple, options: dict, seen: dict) -> bool:
     return False
 
 
-def labelless_text(study: dict, *, summary: str = LABELLESS_DROP, description: str = LABELLESS_DROP,
-                   conditions: bool = False, keywords: bool = False, month_day="last", hide_emails: bool = True,
-                   join_lists: bool = True) -> str:
+def labelless_text(
+    study: dict,
+    *,
+    summary: str = LABELLESS_DROP,
+    description: str = LABELLESS_DROP,
+    conditions: bool = False,
+    keywords: bool = False,
+    month_day="last",
+    hide_emails: bool = True,
+    join_lists: bool = True,
+) -> str:
     """The label-less rendering: no blank lines, no labels or badges, values in page order.
 
     `summary`, `description`: "keep", "drop_first" (the first paragraph missing) or "drop"
@@ -485,9 +546,9 @@ def _tables(blocks: list[tuple]) -> str:
     body = []
     for block in blocks:
         if block[0] == "title":
-            body.append(f"<h1>{_e(block[1])}</h1>\n<table class=\"header\">")
+            body.append(f'<h1>{_e(block[1])}</h1>\n<table class="header">')
         elif block[0] == "heading":
-            body.append(f"</table>\n<table class=\"section\">\n<caption>{_e(block[1])}</caption>")
+            body.append(f'</table>\n<table class="section">\n<caption>{_e(block[1])}</caption>')
         else:
             body.append(_table_row(block))
     return '<div class="content">\n' + "\n".join(body) + "\n</table>\n</div>"
@@ -499,8 +560,17 @@ def html(study: dict, markup: str = "semantic", **options) -> str:
     `options` are `page_blocks`'."""
     blocks = page_blocks(study, **options)
     body = _semantic(blocks) if markup == "semantic" else _tables(blocks)
-    return ("<!DOCTYPE html>\n<html lang=\"en\">\n" + CHROME_HEAD + "\n<body>\n" + CHROME_TOP + "\n" + body + "\n"
-            + CHROME_BOTTOM + "\n</body>\n</html>\n")
+    return (
+        '<!DOCTYPE html>\n<html lang="en">\n'
+        + CHROME_HEAD
+        + "\n<body>\n"
+        + CHROME_TOP
+        + "\n"
+        + body
+        + "\n"
+        + CHROME_BOTTOM
+        + "\n</body>\n</html>\n"
+    )
 
 
 # ------------------------------------------------------------------ the results page
@@ -542,11 +612,18 @@ def _flow(results: dict, labelled: bool) -> list[list[str]]:
     groups = flow.get("groups") or []
     paragraphs = [["Participant Flow"]]
     paragraphs += [[line] for key in ("recruitmentDetails", "preAssignmentDetails") for line in _lines(flow.get(key))]
-    for title, key, counts in (("Participant milestones", "milestones", "achievements"),
-                               ("Reasons for withdrawal", "dropWithdraws", "reasons")):
-        rows = [([period.get("title") or "-", item.get("type") or "-"],
-                 _by_group(groups, item.get(counts) or [], "numSubjects"))
-                for period in flow.get("periods") or [] for item in period.get(key) or []]
+    for title, key, counts in (
+        ("Participant milestones", "milestones", "achievements"),
+        ("Reasons for withdrawal", "dropWithdraws", "reasons"),
+    ):
+        rows = [
+            (
+                [period.get("title") or "-", item.get("type") or "-"],
+                _by_group(groups, item.get(counts) or [], "numSubjects"),
+            )
+            for period in flow.get("periods") or []
+            for item in period.get(key) or []
+        ]
         if rows:
             paragraphs += [[title], _table(title, groups, rows, labelled)]
     return paragraphs
@@ -576,10 +653,22 @@ def _baseline(results: dict, labelled: bool) -> list[list[str]]:
     if not module:
         return []
     groups = module.get("groups") or []
-    rows = [row for measure in module.get("measures") or []
-            for row in _measure_rows(measure, groups, [measure.get("title") or "-"])]
+    rows = [
+        row
+        for measure in module.get("measures") or []
+        for row in _measure_rows(measure, groups, [measure.get("title") or "-"])
+    ]
     paragraphs = [["Baseline Characteristics"]] + [[line] for line in _lines(module.get("populationDescription"))]
     return paragraphs + ([_table("Baseline characteristics", groups, rows, labelled)] if rows else [])
+
+
+# The caption a page shows above an outcome measure's table, by the API's outcome type (invented wording).
+_OUTCOME_CAPTIONS = {
+    "PRIMARY": "Primary outcome",
+    "SECONDARY": "Secondary outcome",
+    "OTHER_PRE_SPECIFIED": "Other pre-specified outcome",
+    "POST_HOC": "Post-hoc outcome",
+}
 
 
 def _outcome_measures(results: dict, labelled: bool) -> list[list[str]]:
@@ -591,7 +680,8 @@ def _outcome_measures(results: dict, labelled: bool) -> list[list[str]]:
         paragraphs += [[line] for line in _lines(measure.get("description"))]
         rows = _measure_rows(measure, groups, [measure.get("unitOfMeasure") or "-"])
         if rows:
-            paragraphs.append(_table(f"{measure.get('type', '').title()} outcome".strip(), groups, rows, labelled))
+            caption = _OUTCOME_CAPTIONS.get(measure.get("type"), "Outcome")
+            paragraphs.append(_table(caption, groups, rows, labelled))
     return paragraphs
 
 
@@ -600,9 +690,14 @@ def _adverse_events(results: dict, labelled: bool) -> list[list[str]]:
     groups = module.get("eventGroups") or []
     if not groups:
         return []
-    rows = [([label], [f"{group.get(kind + 'NumAffected', '-')}/{group.get(kind + 'NumAtRisk', '-')}" for group in groups])
-            for label, kind in (("Deaths", "deaths"), ("Serious adverse events", "serious"),
-                                ("Other adverse events", "other"))]
+    rows = [
+        ([label], [f"{group.get(kind + 'NumAffected', '-')}/{group.get(kind + 'NumAtRisk', '-')}" for group in groups])
+        for label, kind in (
+            ("Deaths", "deaths"),
+            ("Serious adverse events", "serious"),
+            ("Other adverse events", "other"),
+        )
+    ]
     paragraphs = [["Adverse Events"]] + [[line] for line in _lines(module.get("description"))]
     return paragraphs + [_table("Adverse events", groups, rows, labelled)]
 
@@ -611,11 +706,13 @@ def _results_values(study: dict) -> list[tuple[str, str]]:
     status, design = _module(study, "statusModule"), _module(study, "designModule")
     primary = (_module(study, "outcomesModule").get("primaryOutcomes") or [{}])[0]
     count = (design.get("enrollmentInfo") or {}).get("count")
-    values = [("Recruitment status", status.get("overallStatus")),
-              ("Study phase", "/".join(design.get("phases") or [])),
-              ("Target enrollment", None if count is None else f"{count} participant{'' if count == 1 else 's'}"),
-              ("Primary outcome timeframe", primary.get("timeFrame")),
-              ("Results posted on", (status.get("resultsFirstPostDateStruct") or {}).get("date"))]
+    values = [
+        ("Recruitment status", status.get("overallStatus")),
+        ("Study phase", "/".join(design.get("phases") or [])),
+        ("Target enrollment", None if count is None else f"{count} participant{'' if count == 1 else 's'}"),
+        ("Primary outcome timeframe", primary.get("timeFrame")),
+        ("Results posted on", (status.get("resultsFirstPostDateStruct") or {}).get("date")),
+    ]
     return [(label, value) for label, value in values if value]
 
 
@@ -624,8 +721,10 @@ def results_page(study: dict, style: str = "labelled") -> str:
     ident, status = _module(study, "identificationModule"), _module(study, "statusModule")
     primary = (_module(study, "outcomesModule").get("primaryOutcomes") or [{}])[0]
     labelled = style == "labelled"
-    paragraphs = [[f"Trial Outcomes & Findings for {ident['briefTitle']} (NCT {ident['nctId']})"],
-                  [f"NCT ID: {ident['nctId']}"]]
+    paragraphs = [
+        [f"Trial Outcomes & Findings for {ident['briefTitle']} (NCT {ident['nctId']})"],
+        [f"NCT ID: {ident['nctId']}"],
+    ]
     updated = (status.get("lastUpdatePostDateStruct") or {}).get("date")
     paragraphs += [[f"Last Updated: {updated}"]] if updated else []
     paragraphs += [["Results Overview"]] + [[line] for line in _lines(primary.get("description"))]

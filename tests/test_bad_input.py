@@ -721,16 +721,19 @@ SQL_WORDS = re.compile(
 # UPPER_CASE constants are allowed everywhere):
 AUDITED = {
     "snapshots/store/store.py": {
-        # _insert_sql: the table is "changes", the columns the keys of diff's change dicts; placeholders
-        "table",
-        "', '.join(columns)",
-        "', '.join(('?' for _ in columns))",
-        # _refresh_trial: "column = ?" for the keys of TRIAL_COLUMNS and fixed names
-        "assignments",
+        # _TRIAL_UPDATE, _TRIAL_INSERT: column names of the constants TRIAL_COLUMNS and TRIAL_STATE; placeholders
+        "', '.join((f'{c} = ?' for c in (*TRIAL_COLUMNS, *TRIAL_STATE)))",
+        "', '.join(TRIAL_COLUMNS)",
+        "', '.join(('?' for _ in TRIAL_COLUMNS))",
         # changes(): column names from a constant tuple; placeholders; "DESC" or ""
         "column",
         "', '.join(('?' for _ in values))",
         "order",
+    },
+    "snapshots/store/timeline.py": {
+        # _CHANGE_INSERT: the column names of the constant _CHANGE_COLUMNS; placeholders
+        "', '.join(_CHANGE_COLUMNS)",
+        "', '.join(('?' for _ in _CHANGE_COLUMNS))",
     },
     "snapshots/store/runs.py": {
         # _FINISH: "name = ?" for the column names of the constant RUN_FIGURES

@@ -30,9 +30,17 @@ from pathlib import Path
 import pytest
 
 import renderings
-from edits import API, EDITS, Expected, LABELLESS, MAYBE, NOT_ACTUAL, bump_update, shows
-from timeline import (NCT_IDS, Timeline, assert_exactly, assert_no_changes, assert_summaries, has_results, load,
-                      study_info)
+from edits import API, EDITS, LABELLESS, MAYBE, NOT_ACTUAL, Expected, bump_update, shows
+from timeline import (
+    NCT_IDS,
+    Timeline,
+    assert_exactly,
+    assert_no_changes,
+    assert_summaries,
+    has_results,
+    load,
+    study_info,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = ("labelled", "labelled_first", "labelless", "html_semantic", "html_table", "cut:Study Groups")
@@ -42,7 +50,9 @@ CUT_COPIES = ("labelless_cut", "results_cut")  # cut at 2,000 characters, like t
 
 def sources_of(study: dict, cut_copies: bool = False) -> tuple[str, ...]:
     sources = (API, *PAGES, *(RESULTS if study.get("hasResults") else ()))
-    return sources + tuple(name for name in CUT_COPIES if cut_copies and (name != "results_cut" or study.get("hasResults")))
+    return sources + tuple(
+        name for name in CUT_COPIES if cut_copies and (name != "results_cut" or study.get("hasResults"))
+    )
 
 
 def every_ordered_pair(names: tuple[str, ...]) -> list[str]:
@@ -61,7 +71,7 @@ def every_ordered_pair(names: tuple[str, ...]) -> list[str]:
 def test_the_walk_covers_every_ordered_pair():
     names = ("a", "b", "c", "d", "e")
     walk = every_ordered_pair(names)
-    pairs = list(zip(walk, walk[1:]))
+    pairs = list(zip(walk, walk[1:], strict=False))
     assert sorted(pairs) == sorted((x, y) for x in names for y in names if x != y)
 
 
@@ -95,7 +105,7 @@ def test_main_page_and_its_results_page_give_no_change(tmp_path, nct_id, results
     """Issue item 5: the results page is a page kind of its own; neither kind's missing fields are changes."""
     study = load(nct_id)
     timeline = Timeline(tmp_path, nct_id)
-    for source in (("labelled", results) if main_first else (results, "labelled")):
+    for source in ("labelled", results) if main_first else (results, "labelled"):
         timeline.ingest(study, source)
     assert_no_changes(timeline)
 
@@ -110,8 +120,14 @@ def test_results_page_alone_after_the_api_record_gives_no_change(tmp_path, nct_i
     assert_no_changes(timeline)
 
 
-@pytest.mark.parametrize("nct_id", [n for n in NCT_IDS if (study_info(n)["protocolSection"].get("descriptionModule") or {})
-                                    .get("detailedDescription")])
+@pytest.mark.parametrize(
+    "nct_id",
+    [
+        n
+        for n in NCT_IDS
+        if (study_info(n)["protocolSection"].get("descriptionModule") or {}).get("detailedDescription")
+    ],
+)
 def test_labelless_page_after_the_labelled_one_keeps_the_detailed_description(tmp_path, nct_id):
     """Issue item 6: the label-less rendering drops the detailed description: unknown, not removed."""
     study = load(nct_id)
@@ -167,8 +183,16 @@ def applicable(edit_name: str) -> list[str]:
 
 # Varied studies (month and day dates, with and without results, interventional, observational,
 # withdrawn) first, so that the matrix below uses them where the edit applies.
-PREFERRED = ("NCT00763412", "NCT06008288", "NCT02210780", "NCT06171568", "NCT00973089", "NCT03418623", "NCT03275402",
-             "NCT05147467")
+PREFERRED = (
+    "NCT00763412",
+    "NCT06008288",
+    "NCT02210780",
+    "NCT06171568",
+    "NCT00973089",
+    "NCT03418623",
+    "NCT03275402",
+    "NCT05147467",
+)
 
 
 def a_few(edit_name: str) -> list[str]:
@@ -179,8 +203,14 @@ def a_few(edit_name: str) -> list[str]:
 
 EDIT_CASES = [(name, nct_id) for name in EDITS for nct_id in applicable(name)]
 POORER = ("labelled", "labelled_first", "labelless", "html_table", "cut:Study Design", "results", "results_bare")
-BEHIND_CASES = [(name, nct_id, page, which) for name in EDITS for nct_id in a_few(name) for page in POORER
-                for which in ("v1", "v2") if not page.startswith("results") or has_results(nct_id)]
+BEHIND_CASES = [
+    (name, nct_id, page, which)
+    for name in EDITS
+    for nct_id in a_few(name)
+    for page in POORER
+    for which in ("v1", "v2")
+    if not page.startswith("results") or has_results(nct_id)
+]
 
 
 @pytest.mark.parametrize("edit_name, nct_id", EDIT_CASES, ids=[f"{e}-{n}" for e, n in EDIT_CASES])
@@ -192,8 +222,9 @@ def test_an_edit_between_two_api_records_gives_exactly_its_changes(tmp_path, edi
     assert_exactly(timeline, [(change, {at}, API) for change in expected])
 
 
-@pytest.mark.parametrize("edit_name, nct_id, page, which", BEHIND_CASES,
-                         ids=[f"{e}-{n}-{p}-{w}" for e, n, p, w in BEHIND_CASES])
+@pytest.mark.parametrize(
+    "edit_name, nct_id, page, which", BEHIND_CASES, ids=[f"{e}-{n}-{p}-{w}" for e, n, p, w in BEHIND_CASES]
+)
 def test_an_edit_behind_a_poorer_source_is_reported_once_where_first_shown(tmp_path, edit_name, nct_id, page, which):
     """Issue item 1: API v1 → page (of v1 or v2) → API v2.  Each change is compared with the field's
     last known value and dated at the first snapshot that shows it: the page if it shows the new
@@ -262,8 +293,13 @@ def test_a_page_day_then_a_later_day_of_that_month_from_the_api_is_a_refinement(
     study = load(DATE_STUDY)
     page_version = with_date(study, "start_date", "2025-01")
     assert "\n2025-01-01\n" in renderings.render(page_version, "labelled_first")[1]
-    change, timeline = one_date_change(tmp_path, "start_date", page_version, "labelled_first",
-                                       bump_update(with_date(study, "start_date", "2025-01-20", "ACTUAL")))
+    change, timeline = one_date_change(
+        tmp_path,
+        "start_date",
+        page_version,
+        "labelled_first",
+        bump_update(with_date(study, "start_date", "2025-01-20", "ACTUAL")),
+    )
     explain = timeline.explain([change])
     assert change["shift_days"] in (0, None), explain
     assert "moved" not in change["summary"] and "same month" in change["summary"], explain
@@ -274,8 +310,13 @@ def test_a_page_last_day_then_an_earlier_day_of_that_month_from_the_api_is_a_ref
     study = load(DATE_STUDY)
     page_version = with_date(study, "completion_date", "2028-12")
     assert "\n2028-12-31\n" in renderings.render(page_version, "labelled")[1]
-    change, timeline = one_date_change(tmp_path, "completion_date", page_version, "labelled",
-                                       bump_update(with_date(study, "completion_date", "2028-12-15")))
+    change, timeline = one_date_change(
+        tmp_path,
+        "completion_date",
+        page_version,
+        "labelled",
+        bump_update(with_date(study, "completion_date", "2028-12-15")),
+    )
     explain = timeline.explain([change])
     assert change["shift_days"] in (0, None), explain
     assert "moved" not in change["summary"] and "same month" in change["summary"], explain
@@ -284,16 +325,24 @@ def test_a_page_last_day_then_an_earlier_day_of_that_month_from_the_api_is_a_ref
 def test_a_page_date_then_another_month_from_the_api_is_a_shift_between_month_starts(tmp_path):
     """Page 2028-12-31 then API 2029-03-15: the page may show a month, so the shift is 2028-12-01 → 2029-03-01."""
     study = load(DATE_STUDY)
-    change, timeline = one_date_change(tmp_path, "completion_date", with_date(study, "completion_date", "2028-12"),
-                                       "labelled", bump_update(with_date(study, "completion_date", "2029-03-15")))
-    assert change["shift_days"] == (datetime.date(2029, 3, 1) - datetime.date(2028, 12, 1)).days, \
-        timeline.explain([change])
+    change, timeline = one_date_change(
+        tmp_path,
+        "completion_date",
+        with_date(study, "completion_date", "2028-12"),
+        "labelled",
+        bump_update(with_date(study, "completion_date", "2029-03-15")),
+    )
+    assert change["shift_days"] == (datetime.date(2029, 3, 1) - datetime.date(2028, 12, 1)).days, timeline.explain(
+        [change]
+    )
     assert change["became_actual"] in NOT_ACTUAL
 
 
 # ------------------------------------------------------------------ joined lists (issue item 3)
 
-REORDER_CASES = [(name, nct_id) for name in ("keywords_reordered", "conditions_reordered") for nct_id in applicable(name)]
+REORDER_CASES = [
+    (name, nct_id) for name in ("keywords_reordered", "conditions_reordered") for nct_id in applicable(name)
+]
 
 
 @pytest.mark.parametrize("edit_name, nct_id", REORDER_CASES, ids=[f"{e}-{n}" for e, n in REORDER_CASES])

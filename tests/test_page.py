@@ -172,6 +172,9 @@ SEED = {
             "fda_regulated_drug",
             "fda_regulated_device",
             "results",
+            # a page may run several conditions or keywords together on one line
+            "conditions.items",
+            "keywords.items",
             "acronym",
             "central_contacts[].email",
             "completion_date.precision",
@@ -348,11 +351,11 @@ def test_the_shared_cut_label_less_page_is_the_start_of_the_full_one():
 def test_label_less_page_agrees_with_the_seed():
     record, warnings = page("NCT06731192.label-less.full.txt")
     assert known_equal(SEED, record) == []
-    assert set(record["unknown"]) - set(SEED["unknown"]) == set(LABEL_LESS_UNKNOWN) | {"responsible_party"}
+    # Without type lines nothing tells an intervention's name from its description where an arm
+    # receives several: arms and interventions are unknown, never guessed.
+    expected = set(LABEL_LESS_UNKNOWN) | {"responsible_party", "arms", "interventions"}
+    assert set(record["unknown"]) - set(SEED["unknown"]) == expected
     # What it does know, it knows in full.
-    assert [arm["label"] for arm in record["arms"]] == ["MSC Theatment", "Placebo Control"]
-    assert [arm["interventions"] for arm in record["arms"]] == [["hUC-MSC"], ["Placebo control drug"]]
-    assert [item["description"] for item in record["interventions"]] == [HUC_MSC, PLACEBO]
     assert record["eligibility"] == SEED["eligibility"]
     assert record["other_ids"] == SEED["other_ids"]
     assert any(w.startswith("label-less rendering") for w in warnings)
@@ -478,7 +481,13 @@ def test_a_page_cut_anywhere_knows_only_true_values(full_name, text):
     ambiguous = None
     parsed = 0
     for cut in _cuts(text):
-        if holds_id not in cut.splitlines():
+        lines = cut.splitlines()
+        recognisable = (
+            holds_id in lines
+            and any(line.startswith("Last Updated") for line in lines)
+            and any(line in SECTIONS for line in lines)
+        )
+        if not recognisable:  # the renderings' own structure is not there yet: refused, never guessed
             with pytest.raises(InputError):
                 parse_page(cut, "cut.txt")
             continue

@@ -34,8 +34,11 @@ from timeline import Timeline, assert_summaries, load, matches
 # estimated and actual ones, with and without results, interventional and observational.
 STUDIES = ("NCT00763412", "NCT06008288", "NCT02210780", "NCT06171568")
 # A month-only date refined to the day every page here shows it as (the month's last day).
-POOL = {**EDITS, "start_date_refined": refine_date("start_date", "last"),
-        "completion_date_refined": refine_date("completion_date", "last")}
+POOL = {
+    **EDITS,
+    "start_date_refined": refine_date("start_date", "last"),
+    "completion_date_refined": refine_date("completion_date", "last"),
+}
 CUTS = ("cut:Study Design", "cut:Eligibility Criteria")
 MAX_EDITS = 4
 
@@ -58,7 +61,9 @@ def scenarios(draw):
             chosen.append(name)
             touched |= set(POOL[name].fields)
     sources = sources_for(study)
-    plan = [draw(st.lists(st.sampled_from(sources), min_size=1, max_size=3, unique=True)) for _ in range(len(chosen) + 1)]
+    plan = [
+        draw(st.lists(st.sampled_from(sources), min_size=1, max_size=3, unique=True)) for _ in range(len(chosen) + 1)
+    ]
     plan[0] = [API] + [source for source in plan[0] if source != API]
     return nct_id, chosen, plan
 
@@ -99,7 +104,9 @@ def check(timeline: Timeline, entries, versions, expected) -> None:
     assert_summaries(changes)
     source_at = {at: source for at, _, source in entries}
     fields = {change.field for _, change in expected}
-    unexplained = [f"{c['field']} {c['kind']} ({source_at.get(c['observed_at'])})" for c in changes if c["field"] not in fields]
+    unexplained = [
+        f"{c['field']} {c['kind']} ({source_at.get(c['observed_at'])})" for c in changes if c["field"] not in fields
+    ]
     assert not unexplained, f"changes no edit explains: {', '.join(unexplained)}\n" + explain
     for item in expected:
         change = item[1]
@@ -116,13 +123,20 @@ def check(timeline: Timeline, entries, versions, expected) -> None:
             assert got["kind"] == change.kind, f"{change.field}: want kind {change.kind}:\n" + explain
             assert got["observed_at"] in allowed, f"{change.field}: want it at one of {sorted(allowed)}:\n" + explain
             for key, want in change.attrs_from(source_at[got["observed_at"]]).items():
-                assert matches(want, got.get(key)), f"{change.field}: {key} {got.get(key)!r}, want {want!r}:\n" + explain
+                assert matches(want, got.get(key)), (
+                    f"{change.field}: {key} {got.get(key)!r}, want {want!r}:\n" + explain
+                )
 
 
 # Shrinking would replay the CLI hundreds of times; a failing scenario is printed whole instead
 # (its edits, the sources of each version, and every change with the source that gave it).
-@settings(max_examples=100, deadline=None, report_multiple_bugs=False, phases=(Phase.explicit, Phase.reuse, Phase.generate),
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(
+    max_examples=100,
+    deadline=None,
+    report_multiple_bugs=False,
+    phases=(Phase.explicit, Phase.reuse, Phase.generate),
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 @given(scenarios())
 @example(("NCT02210780", ["arm_added"], [[API, "labelled", "cut:Study Design"], [API]]))  # item 1, behind a cut page
 @example(("NCT06171568", ["stop", "keywords_reordered"], [[API], [LABELLESS, API], ["labelled"]]))  # items 1 and 3
@@ -132,6 +146,9 @@ def test_every_edit_is_reported_once_where_first_shown_and_nothing_else(scenario
     note(f"edits {chosen}; sources per version {plan}")
     with tempfile.TemporaryDirectory() as folder:
         timeline = Timeline(Path(folder), nct_id)
-        entries = [(timeline.ingest(versions[number], source), number, source)
-                   for number, sources in enumerate(plan) for source in sources]
+        entries = [
+            (timeline.ingest(versions[number], source), number, source)
+            for number, sources in enumerate(plan)
+            for source in sources
+        ]
         check(timeline, entries, versions, expected)

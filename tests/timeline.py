@@ -22,7 +22,7 @@ NCT_IDS = sorted(path.stem for path in STUDIES.glob("*.json"))
 T0 = datetime.datetime(2025, 6, 1, tzinfo=datetime.timezone.utc)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _read(nct_id: str) -> str:
     return (STUDIES / f"{nct_id}.json").read_text(encoding="utf-8")
 
@@ -31,7 +31,7 @@ def load(nct_id: str) -> dict:
     return json.loads(_read(nct_id))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def study_info(nct_id: str) -> dict:
     """The study, shared and read only: for the checks made while collecting tests."""
     return json.loads(_read(nct_id))
@@ -71,8 +71,10 @@ class Timeline:
     def explain(self, changes: list[dict]) -> str:
         where = dict(self.log)
         steps = " → ".join(source for _, source in self.log)
-        lines = [f"  at {c['observed_at']} ({where.get(c['observed_at'], '?')}): {c['field']} {c['kind']}: "
-                 f"{c['summary']!r}" for c in changes]
+        lines = [
+            f"  at {c['observed_at']} ({where.get(c['observed_at'], '?')}): {c['field']} {c['kind']}: {c['summary']!r}"
+            for c in changes
+        ]
         return f"ingested {steps}\n" + "\n".join(lines)
 
 
@@ -104,6 +106,9 @@ def assert_exactly(timeline: Timeline, wanted: list[tuple[Expected, set[str], st
         change = found[0]
         assert change["kind"] == expected.kind, f"{expected.field}: want kind {expected.kind}:\n" + explain
         assert change["observed_at"] in allowed, (
-            f"{expected.field}: dated {change['observed_at']}, want one of {sorted(allowed)}:\n" + explain)
+            f"{expected.field}: dated {change['observed_at']}, want one of {sorted(allowed)}:\n" + explain
+        )
         for key, want in expected.attrs_from(source).items():
-            assert matches(want, change.get(key)), f"{expected.field}: {key} {change.get(key)!r}, want {want!r}:\n" + explain
+            assert matches(want, change.get(key)), (
+                f"{expected.field}: {key} {change.get(key)!r}, want {want!r}:\n" + explain
+            )
