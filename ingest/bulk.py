@@ -1,8 +1,10 @@
 """ClinicalTrials.gov's bulk download (a zip of one JSON study per file), read as a stream.
 
 `Archive(path)` reads the zip's central directory once, entry by entry, to check it and count
-the members it will read, keeping none of it: memory stays the same whatever the archive's size
-(Python's `zipfile` keeps every entry in memory, about half a kilobyte each, so it is not used).
+the members it will read, keeping none of it: memory stays the same whatever the archive's size.
+That is why this reader exists instead of the standard `zipfile`, which holds a `ZipInfo` for
+every member from the moment it opens an archive: about 545 bytes each, some 330 MB for the
+registry's whole download (about 600,000 members).
 Iterating reads the members one at a time, in archive order, straight from the file: nothing is
 unpacked to disk.  Each member is parsed with `parse.parse_bytes`; its source is named
 ``archive.zip!member.json``.

@@ -22,7 +22,7 @@ from datetime import datetime, timedelta, timezone
 
 from trialwatch.ingest.errors import FetchError, InputError
 from trialwatch.ingest.parse import HISTORY as SOURCE_KIND
-from trialwatch.snapshots.store.outcomes import CHANGED, NEW, UNCHANGED
+from trialwatch.snapshots.store.outcomes import CHANGED, FAILED, NEW, UNCHANGED
 
 
 @dataclass
@@ -142,7 +142,7 @@ def fetch(store, source, plans: list[BackfillPlan]) -> Iterator[tuple[str, int, 
                     error=str(error),
                 )
                 result.failed.append((number, str(error)))
-                yield result.nct_id, number, "failed"
+                yield result.nct_id, number, FAILED
                 continue
             saved = store.save(
                 parsed.record,
