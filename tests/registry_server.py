@@ -21,6 +21,11 @@ Serves, from plain dicts you may change between requests:
 - `/api/int/studies/{id}/history/{n}`: {"studyVersion": n, "study": `history_versions[(id, n)]`}.
 - any path in `pages`: `pages[path] = (body bytes, content type)`, e.g. a saved trial page.
 
+Refusal: with `refuse_scripted = True` every request lacking the headers a browser sends
+(`sec-ch-ua`) answers 403 with an "Access Denied" page, the rest are served: a stand-in for the
+registry refusing scripted clients by their TLS fingerprint while browsers are served (plain HTTP
+on 127.0.0.1 has no TLS handshake, so the transports are told apart by what they send).
+
 Misbehaviour, for the next `times` requests whose path starts with `path` (any path if None),
 first added first used: `fail(status, times, retry_after=, body=)`, `slow(seconds, times)`,
 `cut_short(times, declare_full_length=False)` (half the body; with the full Content-Length
@@ -45,6 +50,7 @@ from urllib.parse import parse_qs, urlsplit
 FIXTURES = Path(__file__).parent / "fixtures" / "ctgov"
 _API_ID = re.compile(r"^[Nn][Cc][Tt]0*[1-9]\d{0,7}$")  # the API's own pattern (ctg-oas-v2.0.5.yaml)
 _HTML = b"<!DOCTYPE html><html><head><title>Maintenance</title></head><body>Back soon.</body></html>"
+_DENIED = b"<HTML><HEAD><TITLE>Access Denied</TITLE></HEAD><BODY><H1>Access Denied</H1></BODY></HTML>"
 
 
 def load_studies(directory: Path = FIXTURES / "studies") -> dict[str, dict]:
@@ -110,6 +116,7 @@ class RegistryServer:
         self.history_versions = dict(history_versions or {})
         self.version = version or {"apiVersion": "2.0.5", "dataTimestamp": "2026-08-11T09:00:00"}
         self.batch_drops: set[str] = set()
+        self.refuse_scripted = False
         self.hits: Counter[str] = Counter()
         self.log: list[Seen] = []
         self._faults: list[_Fault] = []
@@ -313,6 +320,8 @@ class _Handler(BaseHTTPRequestHandler):
         with registry._lock:
             registry.hits[parts.path] += 1
             registry.log.append(Seen(parts.path, params, dict(self.headers.items())))
+        if registry.refuse_scripted and "sec-ch-ua" not in {name.lower() for name in self.headers.keys()}:
+            return self._send(403, _DENIED, "text/html", {})
         fault = registry._take_fault(parts.path)
         kind = fault.kind if fault else None
         if kind == "status":
