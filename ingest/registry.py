@@ -9,14 +9,14 @@ into `snapshots`, and nothing here knows the database.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterator
-from datetime import date
 from urllib.parse import parse_qsl
 
 from .ctgov import map_study
 from .errors import FetchError, InputError
+from .history import HistoryIndex, parse_index
 from .http import validate_search_params
+from .markup import normalize_history_study
 from .parse import API, HISTORY, PAGE_URL, SEARCH, Failed, Parsed, parse_bytes
 
 
@@ -59,18 +59,20 @@ def fetch_pages(registry, urls) -> Iterator[Parsed | Failed]:
 
 # -- the registry's version history -------------------------------------------------------
 
-_HISTORY_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-
 
 class HistorySource:
     """A trial's earlier versions on ClinicalTrials.gov, through a `Registry`.
 
-    `versions(nct_id)`: the version list (one request), each entry checked and the list sorted
-    by version: `{"version": int, "date": "YYYY-MM-DD", "status": str | None,
-    "moduleLabels": [str, ...]}`.  `version(nct_id, n)`: that version as `Parsed` (source kind
-    "ctgov history", raw the version's study JSON).  Both raise FetchError with one line naming
-    the trial (and the version) when the registry refuses, has no history or no such version,
-    or answers with something else; `version` raises InputError when the study cannot be mapped.
+    `index(nct_id)`: the history index (one request): the version list and what the registry
+    says of first-registered values (`ingest.history.HistoryIndex`).  `versions(nct_id)`: its
+    version list alone.  `version(nct_id, n)`: that version as `Parsed` (source kind
+    "ctgov history", raw the version's study JSON as the registry sent it).  Every study of a
+    history answer is HTML-encoded; it is normalised to the API v2 form
+    (`ingest.markup.normalize_history_study`) before it is mapped, so the newest version and
+    the API record of the same version are equal records.  No search parameter is ever sent
+    (the registry would add `<mark>` tags).  FetchError with one line naming the trial (and
+    the version) when the registry refuses, has no history or no such version, or answers with
+    something else; `version` raises InputError when the study cannot be mapped.
     """
 
     source_kind = HISTORY
@@ -84,68 +86,39 @@ class HistorySource:
     def version_ref(self, nct_id: str, number: int) -> str:
         return f"{self.registry.base_url}/api/int/studies/{nct_id}/history/{number}"
 
-    def versions(self, nct_id: str) -> list[dict]:
+    def index(self, nct_id: str) -> HistoryIndex:
         try:
             data = self.registry.history(nct_id)
         except FetchError as error:
-            if str(error).endswith("(HTTP 404)"):
+            if error.status == 404:
                 raise FetchError(
-                    f"{nct_id}: ClinicalTrials.gov has no version history for this trial (HTTP 404)", nct_id
+                    f"{nct_id}: ClinicalTrials.gov has no version history for this trial (HTTP 404)", nct_id, status=404
                 ) from None
             raise
-        changes = data["history"].get("changes")
-        if not isinstance(changes, list):
-            raise FetchError(f"{nct_id} history: answer has no list of versions (history.changes)", nct_id)
-        if not changes:
-            raise FetchError(f"{nct_id}: ClinicalTrials.gov lists no versions of this trial", nct_id)
-        entries: dict[int, dict] = {}
-        for index, change in enumerate(changes):
-            change = change if isinstance(change, dict) else {}
-            number, date = change.get("version"), change.get("date")
-            if isinstance(number, bool) or not isinstance(number, int) or number < 0:
-                raise FetchError(f"{nct_id} history: entry {index} has no version number", nct_id)
-            if not _is_day(date):
-                raise FetchError(f"{nct_id} history: version {number} has no date (YYYY-MM-DD), got {date!r}", nct_id)
-            labels = change.get("moduleLabels")
-            status = change.get("status")
-            entries[number] = {
-                "version": number,
-                "date": date,
-                "status": status if isinstance(status, str) else None,
-                "moduleLabels": [label for label in labels if isinstance(label, str)]
-                if isinstance(labels, list)
-                else [],
-            }
-        return [entries[number] for number in sorted(entries)]
+        return parse_index(nct_id, data)
+
+    def versions(self, nct_id: str) -> list[dict]:
+        return self.index(nct_id).versions
 
     def version(self, nct_id: str, number: int) -> Parsed:
         what = f"{nct_id} version {number}"
         try:
             data = self.registry.history_version(nct_id, number)
         except FetchError as error:
-            if str(error).endswith("(HTTP 404)"):
-                raise FetchError(f"{what}: ClinicalTrials.gov has no such version (HTTP 404)", nct_id) from None
+            if error.status == 404:
+                raise FetchError(
+                    f"{what}: ClinicalTrials.gov has no such version (HTTP 404)", nct_id, status=404
+                ) from None
             raise
         study = data["study"]
         try:
-            record = map_study(study)
+            record = map_study(normalize_history_study(study))
         except InputError as error:
             raise InputError(f"{what}: {error}") from None
         if record["nct_id"] != nct_id:
             raise FetchError(f"{what}: ClinicalTrials.gov answered with another trial ({record['nct_id']})", nct_id)
         raw = json.dumps(study, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
         return Parsed(record, raw, HISTORY, self.version_ref(nct_id, number))
-
-
-def _is_day(text) -> bool:
-    """`text` is a real calendar day written YYYY-MM-DD."""
-    if not isinstance(text, str) or not _HISTORY_DATE.match(text):
-        return False
-    try:
-        date.fromisoformat(text)
-    except ValueError:
-        return False
-    return True
 
 
 def parse_search(query: str) -> dict[str, str]:
