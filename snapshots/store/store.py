@@ -19,6 +19,7 @@ import sqlite_utils
 from trialwatch.ingest.record import canonical_json, hash_canonical
 from trialwatch.snapshots.changes.dates import now_utc
 from trialwatch.snapshots.changes.diff import diff_records, sort_key
+from trialwatch.snapshots.store.history import RegistryHistory
 from trialwatch.snapshots.store.migrations import migrate
 from trialwatch.snapshots.store.outcomes import CHANGED, FAILED, NEW, UNCHANGED
 from trialwatch.snapshots.store.runs import RunLog
@@ -161,6 +162,8 @@ class Store:
             migrate(self.db)
             self.watchlist = Watchlist(self.db)
             self.runs = RunLog(self.db)
+            # The registry's history index (not `history`: that is the trial's snapshots, below).
+            self.registry_history = RegistryHistory(self.db)
         except sqlite3.DatabaseError as error:
             not_a_database = "not a database" in str(error) or "encrypted" in str(error)
             raise StoreError(f"{self.path}: cannot open the database ({error})", bad_input=not_a_database) from None
