@@ -41,10 +41,14 @@ class Parsed:
 
 @dataclass
 class Failed:
+    """An input that could not be had or read.  `missing`: the registry answered that it has no
+    such trial (HTTP 404), which for a trial it returned before means it no longer does."""
+
     source_ref: str
     error: str
     nct_id: str | None = None
     source_kind: str = FILE
+    missing: bool = False
 
 
 def _decode(data: bytes, ref: str) -> str:

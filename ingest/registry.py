@@ -26,21 +26,54 @@ def api_study(study: dict, ref: str) -> Parsed:
     return Parsed(map_study(study), raw, API, ref, fetched=True)
 
 
+# What a listing asks for: the id (that the trial is still there) and the last update post date.
+LISTING_FIELDS = "NCTId,LastUpdatePostDate"
+
+
 def fetch_trials(registry, nct_ids, updated_since: str | None = None) -> Iterator[Parsed | Failed]:
     """The current records of trials from ClinicalTrials.gov, batched (see Registry.studies).
 
-    With `updated_since` (a date), only the trials the registry updated on or after it.
+    With `updated_since` (a date), only the trials the registry updated on or after it.  A trial
+    the registry has no record of is a Failed with `missing` set.
     """
     extra = {"filter.advanced": f"AREA[LastUpdatePostDate]RANGE[{updated_since},MAX]"} if updated_since else None
     for nct_id, answer in registry.studies(nct_ids, extra_params=extra):
-        ref = f"{registry.base_url}/api/v2/studies/{nct_id}"
-        if isinstance(answer, FetchError):
-            yield Failed(ref, str(answer), nct_id, API)
-            continue
+        yield _api_item(registry, nct_id, answer)
+
+
+def fetch_each(registry, nct_ids) -> Iterator[Parsed | Failed]:
+    """Trials asked for one by one (GET /api/v2/studies/{id}), as `fetch_trials` yields them."""
+    for nct_id in nct_ids:
         try:
-            yield api_study(answer, ref)
-        except InputError as error:
-            yield Failed(ref, str(error), nct_id, API)
+            answer: dict | FetchError = registry.study(nct_id)
+        except FetchError as error:
+            answer = error
+        yield _api_item(registry, nct_id, answer)
+
+
+def list_trials(registry, nct_ids) -> Iterator[tuple[str, str | None] | Failed]:
+    """Which of these trials the registry still returns, and the last update post date of each:
+    `(nct_id, date or None)`.  GET /api/v2/studies with `filter.ids` and `fields=NCTId,
+    LastUpdatePostDate`, one request per 1,000 ids.  An id the answer lacks is not yielded (ask
+    for it alone to know why: `fetch_each`); a request that fails gives a Failed per id of it.
+    """
+    for nct_id, answer in registry.studies(nct_ids, extra_params={"fields": LISTING_FIELDS}, fill_missing=False):
+        if isinstance(answer, FetchError):
+            yield Failed(f"{registry.base_url}/api/v2/studies?filter.ids={nct_id}", str(answer), nct_id, API)
+            continue
+        status = (answer.get("protocolSection") or {}).get("statusModule") or {}
+        posted = (status.get("lastUpdatePostDateStruct") or {}).get("date")
+        yield nct_id, posted if isinstance(posted, str) else None
+
+
+def _api_item(registry, nct_id: str, answer: dict | FetchError) -> Parsed | Failed:
+    ref = f"{registry.base_url}/api/v2/studies/{nct_id}"
+    if isinstance(answer, FetchError):
+        return Failed(ref, str(answer), nct_id, API, missing=answer.status == 404)
+    try:
+        return api_study(answer, ref)
+    except InputError as error:
+        return Failed(ref, str(error), nct_id, API)
 
 
 def fetch_pages(registry, urls) -> Iterator[Parsed | Failed]:
@@ -157,6 +190,15 @@ class RegistrySource:
 
     def trials(self, nct_ids, updated_since: str | None = None) -> Iterator[Parsed | Failed]:
         return fetch_trials(self.registry, nct_ids, updated_since)
+
+    def study_ref(self, nct_id: str) -> str:
+        return f"{self.registry.base_url}/api/v2/studies/{nct_id}"
+
+    def each(self, nct_ids) -> Iterator[Parsed | Failed]:
+        return fetch_each(self.registry, nct_ids)
+
+    def listed(self, nct_ids) -> Iterator[tuple[str, str | None] | Failed]:
+        return list_trials(self.registry, nct_ids)
 
     def search(self, query: str) -> Iterator[Parsed | Failed]:
         ref = f"{self.registry.base_url}/api/v2/studies?{query}"

@@ -14,7 +14,9 @@ Serves, from plain dicts you may change between requests:
   narrowed by `filter.advanced=AREA[LastUpdatePostDate]RANGE[date,MAX]`, `filter.overallStatus`
   and `query.cond` (a substring of the conditions) when given;
   all studies without filter.ids; pages of min(pageSize or 10, 1000, `page_size`) with a real
-  `nextPageToken`; `countTotal=true` adds `totalCount`.  Ids in `batch_drops` are left out
+  `nextPageToken`; `countTotal=true` adds `totalCount`; `fields=NCTId,LastUpdatePostDate` (the
+  pieces the tests use) answers each study with those fields only, as the API's projection does
+  (another piece → 400).  Ids in `batch_drops` are left out
   (still served one by one).  A malformed id in filter.ids → 400 text/plain, as the API does.
 - `/api/v2/version`: `version`.
 - `/api/int/studies/{id}?history=true`: `histories[id]` (the whole JSON body); else 404.
@@ -251,7 +253,14 @@ class RegistryServer:
         except ValueError:
             return _text(400, "pageSize or pageToken is not valid")
         size = max(1, min(size, 1000, self.page_size))
-        page = {"studies": [study for _, study in chosen[start : start + size]]}
+        studies = [study for _, study in chosen[start : start + size]]
+        if "fields" in params:
+            pieces = [piece.strip() for piece in re.split(r"[,|]", params["fields"]) if piece.strip()]
+            unknown = [piece for piece in pieces if piece not in _PIECES]
+            if unknown:
+                return _text(400, f"fields: unknown field {unknown[0]}")
+            studies = [_project(study, pieces) for study in studies]
+        page = {"studies": studies}
         if params.get("countTotal") == "true" and start == 0:
             page["totalCount"] = len(chosen)
         if start + size < len(chosen):
@@ -282,6 +291,28 @@ def _matches(study: dict, params: dict[str, str]) -> bool:
         if params["query.cond"].casefold() not in conditions:
             return False
     return True
+
+
+# fields= pieces → their path in a study (the API answers a projection with these paths only)
+_PIECES = {
+    "NCTId": ("protocolSection", "identificationModule", "nctId"),
+    "LastUpdatePostDate": ("protocolSection", "statusModule", "lastUpdatePostDateStruct", "date"),
+}
+
+
+def _project(study: dict, pieces: list[str]) -> dict:
+    out: dict = {}
+    for piece in pieces:
+        path, node = _PIECES[piece], study
+        for key in path:
+            node = node.get(key) if isinstance(node, dict) else None
+        if node is None:
+            continue  # a study lacking the field: the API leaves it out
+        target = out
+        for key in path[:-1]:
+            target = target.setdefault(key, {})
+        target[path[-1]] = node
+    return out
 
 
 def _aliases(study: dict) -> list[str]:
