@@ -160,8 +160,22 @@ def render_watchlist(trials: list[dict], searches: list[dict], fmt: str) -> str:
     return text
 
 
+RUN_FIGURES = (
+    "run_id",
+    "started_utc",
+    "finished_utc",
+    "data_timestamp",
+    "requests",
+    "trials_checked",
+    "snapshots_written",
+    "warnings",
+    "versions_backfilled",
+)
+
+
 def render_run(report, fmt: str) -> str:
-    """What a run found: new trials, then changes by trial (gravest first), then failures.
+    """What a run found: new trials, then changes by trial (gravest first), the registry
+    histories it backfilled, then failures.
 
     Empty when there is no news, so cron mails only news.
     """
@@ -171,54 +185,62 @@ def render_run(report, fmt: str) -> str:
         return ""
     changes = news_order(report.changes)
     if fmt == "json":
-        run = {
-            k: getattr(report, k)
-            for k in (
-                "run_id",
-                "started_utc",
-                "finished_utc",
-                "data_timestamp",
-                "requests",
-                "trials_checked",
-                "snapshots_written",
-                "warnings",
-            )
-        }
-        return to_json({"run": run, "new_trials": report.new_trials, "changes": changes, "failures": report.failures})
+        return to_json(
+            {
+                "run": {name: getattr(report, name) for name in RUN_FIGURES},
+                "new_trials": report.new_trials,
+                "changes": changes,
+                "backfilled": [{"nct_id": n, "versions": count} for n, count in sorted(report.backfilled.items())],
+                "failures": report.failures,
+            }
+        )
     markdown = fmt == "markdown"
     lines = [
         ("# " if markdown else "") + f"trialwatch run {report.started_utc}: {report.trials_checked} checked, "
         f"{len(report.new_trials)} new, {len(changes)} changes, {len(report.failures)} failed",
         "",
     ]
+    item = "- " if markdown else "  "
     if report.new_trials:
         lines.append("## New trials" if markdown else "New trials")
-        for trial in report.new_trials:
-            lines.append(
-                f"{'- ' if markdown else '  '}{trial['nct_id']}  {trial['title']} ({trial['status']}; "
-                f"matches {trial['search']!r})"
-            )
+        lines += [
+            f"{item}{trial['nct_id']}  {trial['title']} ({trial['status']}; matches {trial['search']!r})"
+            for trial in report.new_trials
+        ]
         lines.append("")
     if changes:
-        lines.append("## Changes" if markdown else "Changes")
-        for nct_id, group in groupby(changes, key=lambda c: c["nct_id"]):
-            lines.append(f"### {nct_id}" if markdown else f"  {nct_id}")
-            for change in group:
-                lines.append(
-                    f"- **{change['severity']}** · {change['summary']}"
-                    if markdown
-                    else f"    {change['severity']:<8}  {change['summary']}"
-                )
+        lines += _run_changes(changes, markdown)
+    if report.backfilled:
+        lines.append("## Backfilled" if markdown else "Backfilled")
+        lines += [
+            f"{item}backfilled {count} version{'s' if count != 1 else ''} of {nct_id} from the registry's history"
+            for nct_id, count in sorted(report.backfilled.items())
+        ]
         lines.append("")
     if report.failures:
         lines.append("## Failed" if markdown else "Failed")
-        lines += [f"{'- ' if markdown else '  '}{failure['error']}" for failure in report.failures]
+        lines += [f"{item}{failure['error']}" for failure in report.failures]
         lines.append("")
     if report.warnings:
         lines.append("## Warnings" if markdown else "Warnings")
         lines.append(
-            f"{'- ' if markdown else '  '}{report.warnings} parser warnings in what was read (a source's layout "
+            f"{item}{report.warnings} parser warnings in what was read (a source's layout "
             f"may have drifted): see checks.warnings of run {report.run_id}"
         )
         lines.append("")
     return "\n".join(lines)
+
+
+def _run_changes(changes: list[dict], markdown: bool) -> list[str]:
+    """The run report's changes, grouped by trial, then a blank line."""
+    lines = ["## Changes" if markdown else "Changes"]
+    for nct_id, group in groupby(changes, key=lambda c: c["nct_id"]):
+        lines.append(f"### {nct_id}" if markdown else f"  {nct_id}")
+        for change in group:
+            lines.append(
+                f"- **{change['severity']}** · {change['summary']}"
+                if markdown
+                else f"    {change['severity']:<8}  {change['summary']}"
+            )
+    lines.append("")
+    return lines
