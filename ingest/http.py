@@ -540,6 +540,9 @@ def _describe_error(error: BaseException, timeout: float) -> str:
         return f"no answer within {timeout:g} s"
     if type(error).__name__ in ("Timeout", "ReadTimeout", "ConnectTimeout"):  # the browser-like transport's
         return f"no answer within {timeout:g} s"
+    curl = re.search(r"curl: \((\d+)\) (.+?)(?:\. See https?://\S+|$)", text)
+    if curl:  # the browser-like transport's: "Failed to perform, curl: (7) Failed to connect … See https://…"
+        return f"{_one_line(curl.group(2), 160)} (curl error {curl.group(1)})"
     errno = re.search(r"\[Errno -?\d+\] [^'\")]+", text)
     if errno:
         return f"connection failed: {errno.group(0).strip()}"

@@ -111,6 +111,19 @@ def test_other_statuses_through_the_fallback_are_retried_as_usual(server):
     assert registry.requests_made == 5 and all(browser_like(seen) for seen in server.log[1:])
 
 
+def test_transport_errors_of_the_fallback_are_retried_and_told_in_one_line():
+    with RegistryServer(copy.deepcopy(STUDIES)) as running:
+        running.refuse_scripted = True
+        registry = registry_for(running, max_tries=2)
+        registry.version()
+    with pytest.raises(FetchError) as caught:  # the server is gone; the host still goes through the fallback
+        registry.version()
+    message = str(caught.value)
+    assert "gave up after 2 tries" in message and "(curl error 7)" in message
+    assert "\n" not in message and "https://curl.se" not in message
+    assert registry.requests_made == 4
+
+
 def test_without_the_extra_a_refusal_is_one_line_naming_the_fix(server, without_browser_tls):
     server.refuse_scripted = True
     registry = registry_for(server, backoff=5.0)
