@@ -106,6 +106,16 @@ def _outcomes(items) -> list[dict]:
     ]
 
 
+def map_outcomes(items) -> list[dict]:
+    """API outcome objects (`primaryOutcomes`…) → the record's `{measure, time_frame, description}` items."""
+    return _outcomes(items)
+
+
+def map_enrollment(info) -> dict | None:
+    """An API `enrollmentInfo` object → the record's `{count, type}` (None when it has neither)."""
+    return _enrollment({"enrollmentInfo": info})
+
+
 def _locations(items) -> list[dict]:
     """Sites `{facility, city, state, country, status}`.  The hot loop (a study can list over
     a thousand sites), so the text check is inlined rather than a call to `_s`."""

@@ -12,8 +12,11 @@ class FetchError(Exception):
     """One trial could not be fetched or read (a 404, a body cut short, retries exhausted).
 
     Recorded as a failed check for that trial; the other trials go on (exit code 1).
+    `status`: the registry's HTTP status when it answered with one (404: it has no such trial or
+    version; 403: it refused), else None.
     """
 
-    def __init__(self, message: str, nct_id: str | None = None):
+    def __init__(self, message: str, nct_id: str | None = None, *, status: int | None = None):
         super().__init__(message)
         self.nct_id = nct_id
+        self.status = status

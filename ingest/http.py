@@ -5,6 +5,16 @@ trialwatch and its version, a timeout on every request, a politeness delay (at m
 requests a second), query strings only through `params=`, and bounded retries with exponential
 backoff and jitter that honour `Retry-After`.
 
+A 403 is a refusal, not a fault that passes: ClinicalTrials.gov sometimes refuses scripted
+clients (public reports trace it to the TLS handshake's fingerprint) while a browser on the
+same machine is served.  So a 403 is never retried as such.  It is asked again once through a
+browser-like TLS transport (curl_cffi impersonating Chrome's handshake, the optional extra
+`trialwatch[browser-tls]`); when that is served, the rest of the session's requests to that
+host go through it too (a refusal by fingerprint would recur, and each would cost two
+requests).  The fallback keeps trialwatch's User-Agent, waits its politeness turn and counts
+in `requests_made` like any request.  Without the extra, or refused again, the request fails
+at once with one line saying what was refused and how to enable the fallback.
+
 Retries are a small explicit loop rather than urllib3's `Retry` on an `HTTPAdapter`.  urllib3
 2.x could do the backoff, the jitter and a capped `Retry-After` (`retry_after_max`), but each
 of its retries is a request the loop must see: it must wait its politeness turn (urllib3's
@@ -13,8 +23,9 @@ registry), be retried when the body is cut short (requests notices that after ur
 returned, so urllib3 never would), and end, when it gives up, in one line naming the URL or
 ids and the last status, where urllib3 raises a `MaxRetryError` whose text is a long repr.
 
-Errors: a 404 is an answer (`FetchError` "no such trial"), a 400 is bad input (`InputError` with
-the API's message), retries exhausted or an answer that is not JSON is a `FetchError`.
+Errors: a 404 is an answer (`FetchError` "no such trial", `status` 404), a 400 is bad input
+(`InputError` with the API's message), a refusal (403), retries exhausted or an answer that is
+not JSON is a `FetchError`.
 """
 
 from __future__ import annotations
@@ -28,6 +39,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime, timezone
 from importlib import metadata
+from typing import Any
 from urllib.parse import urlsplit
 
 import requests
@@ -38,7 +50,10 @@ from .ids import normalize_nct_id
 DEFAULT_BASE_URL = "https://clinicaltrials.gov"
 PROJECT_URL = "https://github.com/trialwatch/trialwatch"
 
-RETRY_STATUSES = frozenset({403, 429, 500, 502, 503, 504})
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+REFUSED = 403  # asked again once through the browser-like TLS transport, never retried as such
+BROWSER_TLS_EXTRA = "pip install 'trialwatch[browser-tls]'"
+IMPERSONATE = "chrome"  # curl_cffi's profile: the TLS and HTTP/2 fingerprint of a current Chrome
 BACKOFF_CAP = 60.0  # seconds: the longest wait between tries we choose ourselves
 RETRY_AFTER_CAP = 300.0  # seconds: the longest wait a server's Retry-After can ask of us
 BATCH_SIZE = 1000  # ids per /studies request; also the API's largest page
@@ -64,6 +79,39 @@ _TRANSIENT = (
     requests.exceptions.ChunkedEncodingError,
     requests.exceptions.ContentDecodingError,
 )
+
+
+def load_browser_tls() -> Any | None:
+    """curl_cffi's requests-like module, or None when the `browser-tls` extra is not installed."""
+    try:
+        from curl_cffi import requests as curl_requests
+    except ImportError:
+        return None
+    return curl_requests
+
+
+class _BrowserTLS:
+    """GETs through curl_cffi with a browser's TLS handshake; trialwatch's User-Agent kept."""
+
+    def __init__(self, module: Any, agent: str):
+        self.session = module.Session(impersonate=IMPERSONATE)
+        self.agent = agent
+        errors = module.exceptions
+        self.transient: tuple[type[BaseException], ...] = (
+            errors.ConnectionError,
+            errors.Timeout,
+            errors.ChunkedEncodingError,
+            errors.ContentDecodingError,
+            errors.IncompleteRead,
+        )
+        self.failures: tuple[type[BaseException], ...] = (errors.RequestException,)
+
+    def get(self, url: str, *, params: dict | None, headers: dict | None, timeout: float) -> Any:
+        sent = {"User-Agent": self.agent, **(headers or {})}
+        return self.session.get(url, params=params, headers=sent, timeout=timeout)
+
+    def close(self) -> None:
+        self.session.close()
 
 
 def user_agent() -> str:
@@ -125,7 +173,8 @@ class Registry:
     every request.  `max_tries`: tries in all for one request.  `backoff`: the first retry's
     wait in seconds, doubled each try (with jitter, capped at 60 s) unless the server sends
     `Retry-After`.  `progress`: optional callable given one line of text whenever the client
-    waits to retry, so the CLI can show it on stderr.
+    waits to retry or turns to the browser-like TLS transport, so the CLI can show it on stderr.
+    `browser_hosts`: the hosts whose refusal (403) made the client turn to that transport.
     """
 
     batch_size = BATCH_SIZE
@@ -158,9 +207,13 @@ class Registry:
         self._random = random.Random()
         self._clock = time.monotonic
         self._sleep = time.sleep
+        self._browser: _BrowserTLS | None = None
+        self.browser_hosts: set[str] = set()
 
     def close(self) -> None:
         self.session.close()
+        if self._browser is not None:
+            self._browser.close()
 
     def __enter__(self) -> Registry:
         return self
@@ -326,25 +379,28 @@ class Registry:
         what: str,
         nct_id: str | None = None,
         accept: str | None = None,
-    ) -> requests.Response:
-        """One GET, retried on 403/429/5xx and transport errors; any other answer is returned."""
+    ) -> Any:
+        """One GET, retried on 429/5xx and transport errors; a 403 asked again once through the
+        browser-like TLS transport, then a FetchError; any other answer is returned."""
         headers = {"Accept": accept} if accept else None
+        host = urlsplit(url).netloc
         last = ""
-        for attempt in range(1, self.max_tries + 1):
-            self._wait_turn()
-            self.requests_made += 1
+        attempt = 1
+        while True:
+            browser = host in self.browser_hosts
+            outcome = self._send(url, params, headers, browser, what, nct_id)
+            if not isinstance(outcome, str) and outcome.status_code == REFUSED:
+                if not browser and self._turn_to_browser(host, what):
+                    continue  # the one retry through the browser-like transport: not one of max_tries
+                raise self._refused(url, what, nct_id, browser)
+            if not isinstance(outcome, str) and outcome.status_code not in RETRY_STATUSES:
+                return outcome
             wait = None
-            try:
-                response = self.session.get(url, params=params, headers=headers, timeout=self.timeout)
-            except _TRANSIENT as error:
-                last = _describe_error(error, self.timeout)
-            except requests.RequestException as error:
-                raise FetchError(f"{what}: {_describe_error(error, self.timeout)}", nct_id) from None
+            if isinstance(outcome, str):
+                last = outcome
             else:
-                if response.status_code not in RETRY_STATUSES:
-                    return response
-                last = f"HTTP {response.status_code}"
-                wait = retry_after_seconds(response.headers.get("Retry-After"))
+                last = f"HTTP {outcome.status_code}"
+                wait = retry_after_seconds(outcome.headers.get("Retry-After"))
             if attempt == self.max_tries:
                 break
             if wait is None:
@@ -352,8 +408,58 @@ class Registry:
             if self.progress:
                 self.progress(f"{what}: {last}; try {attempt + 1} of {self.max_tries} in {wait:.1f} s")
             self._sleep(wait)
+            attempt += 1
         where = urlsplit(url)._replace(query="", fragment="").geturl()
         raise FetchError(f"{what}: gave up after {self.max_tries} tries (GET {where}): {last}", nct_id)
+
+    def _send(self, url: str, params: dict | None, headers: dict | None, browser: bool, what: str, nct_id):
+        """One request at its politeness turn, counted: the response, or the description of a
+        transport error worth retrying (a str).  Other transport errors are a FetchError."""
+        self._wait_turn()
+        self.requests_made += 1
+        transport: Any
+        if browser and self._browser is not None:
+            transport, transient, failures = self._browser, self._browser.transient, self._browser.failures
+        else:
+            transport, transient, failures = self.session, _TRANSIENT, (requests.RequestException,)
+        try:
+            return transport.get(url, params=params, headers=headers, timeout=self.timeout)
+        except transient as error:
+            return _describe_error(error, self.timeout)
+        except failures as error:
+            raise FetchError(f"{what}: {_describe_error(error, self.timeout)}", nct_id) from None
+
+    def _turn_to_browser(self, host: str, what: str) -> bool:
+        """After a refusal: send this host's requests through the browser-like TLS transport from
+        now on.  False when the `browser-tls` extra is not installed."""
+        if self._browser is None:
+            module = load_browser_tls()
+            if module is None:
+                return False
+            self._browser = _BrowserTLS(module, self.session.headers["User-Agent"])
+        self.browser_hosts.add(host)
+        if self.progress:
+            self.progress(
+                f"{what}: {host} refused trialwatch's client (HTTP 403); asking through a browser-like TLS transport"
+            )
+        return True
+
+    def _refused(self, url: str, what: str, nct_id: str | None, browser: bool) -> FetchError:
+        parts = urlsplit(url)
+        where = parts._replace(query="", fragment="").geturl()
+        site = "ClinicalTrials.gov" if url.startswith(self.base_url) else parts.netloc
+        if browser:
+            return FetchError(
+                f"{what}: {site} refused the request (HTTP 403, GET {where}), also through the browser-like TLS transport",
+                nct_id,
+                status=REFUSED,
+            )
+        return FetchError(
+            f"{what}: {site} refused the request (HTTP 403, GET {where}); it sometimes refuses scripted clients by "
+            f"their TLS fingerprint: {BROWSER_TLS_EXTRA} and trialwatch asks once more through a browser-like TLS transport",
+            nct_id,
+            status=REFUSED,
+        )
 
     def _wait_turn(self) -> None:
         """Politeness: start at most `rate` requests a second; the first does not wait."""
@@ -368,18 +474,18 @@ class Registry:
         self._last_start = now
 
     @staticmethod
-    def _check_status(response: requests.Response, *, what: str, nct_id: str | None = None) -> None:
+    def _check_status(response: Any, *, what: str, nct_id: str | None = None) -> None:
         status = response.status_code
         if 200 <= status < 300:
             return
         if status == 404:
             if nct_id:
-                raise FetchError(f"{nct_id}: ClinicalTrials.gov has no such trial (HTTP 404)", nct_id)
-            raise FetchError(f"{what}: not found (HTTP 404)")
+                raise FetchError(f"{nct_id}: ClinicalTrials.gov has no such trial (HTTP 404)", nct_id, status=404)
+            raise FetchError(f"{what}: not found (HTTP 404)", status=404)
         if status == 400:
             message = _one_line(response.text) or "no message"
             raise InputError(f"{what}: ClinicalTrials.gov rejected the request (HTTP 400): {message}")
-        raise FetchError(f"{what}: HTTP {status} {response.reason or ''}".rstrip(), nct_id)
+        raise FetchError(f"{what}: HTTP {status} {response.reason or ''}".rstrip(), nct_id, status=status)
 
 
 # -- small helpers -------------------------------------------------------------------------
@@ -414,13 +520,13 @@ def _summary(params: Mapping[str, str]) -> str:
     return _one_line(" ".join(f"{name}={value}" for name, value in shown.items()), 120) or "(all studies)"
 
 
-def _describe_body(response: requests.Response) -> str:
+def _describe_body(response: Any) -> str:
     kind = response.headers.get("Content-Type", "no Content-Type").split(";")[0].strip()
     start = _one_line(response.content[:60].decode("utf-8", "replace"), 40)
     return f"{kind}, {len(response.content):,} bytes, starting {start!r}"
 
 
-def _describe_error(error: requests.RequestException, timeout: float) -> str:
+def _describe_error(error: BaseException, timeout: float) -> str:
     text = str(error)
     if isinstance(error, requests.exceptions.ChunkedEncodingError):
         incomplete = re.search(r"IncompleteRead\((\d+) bytes read, (\d+) more expected\)", text)
@@ -432,6 +538,11 @@ def _describe_error(error: requests.RequestException, timeout: float) -> str:
         return f"no connection within {timeout:g} s"
     if isinstance(error, requests.ReadTimeout) or "Read timed out" in text:
         return f"no answer within {timeout:g} s"
+    if type(error).__name__ in ("Timeout", "ReadTimeout", "ConnectTimeout"):  # the browser-like transport's
+        return f"no answer within {timeout:g} s"
+    curl = re.search(r"curl: \((\d+)\) (.+?)(?:\. See https?://\S+|$)", text)
+    if curl:  # the browser-like transport's: "Failed to perform, curl: (7) Failed to connect … See https://…"
+        return f"{_one_line(curl.group(2), 160)} (curl error {curl.group(1)})"
     errno = re.search(r"\[Errno -?\d+\] [^'\")]+", text)
     if errno:
         return f"connection failed: {errno.group(0).strip()}"

@@ -41,10 +41,14 @@ class Parsed:
 
 @dataclass
 class Failed:
+    """An input that could not be had or read.  `missing`: the registry answered that it has no
+    such trial (HTTP 404), which for a trial it returned before means it no longer does."""
+
     source_ref: str
     error: str
     nct_id: str | None = None
     source_kind: str = FILE
+    missing: bool = False
 
 
 def _decode(data: bytes, ref: str) -> str:
@@ -143,9 +147,35 @@ def parse_file(path: str | os.PathLike) -> list[Parsed]:
 
 
 def reparse_input(raw: bytes, snapshot: dict) -> dict:
-    """A stored raw input → its record, with today's parser (for `trialwatch.snapshots.jobs.reparse`)."""
+    """A stored raw input → its record, with today's parser (for `trialwatch.snapshots.jobs.reparse`).
+
+    A registry history version's raw is its study as the registry sent it, HTML text and all:
+    it is normalised to the API v2 form first, as when it was fetched (so versions backfilled
+    before history text was normalised come out right too).
+    """
     ref = snapshot.get("source_ref") or f"snapshot {snapshot.get('id')}"
+    if snapshot.get("source_kind") == HISTORY:
+        return _reparse_history(raw, snapshot, ref)
     for item in parse_bytes(raw, ref):
         if item.record["nct_id"] == snapshot["nct_id"]:
             return item.record
     raise InputError(f"{ref}: the stored input no longer yields {snapshot['nct_id']}")
+
+
+def _reparse_history(raw: bytes, snapshot: dict, ref: str) -> dict:
+    from .ctgov import load_json, map_study
+    from .markup import normalize_history_study
+
+    try:
+        study = load_json(_decode(raw, ref))
+    except ValueError as error:
+        raise InputError(f"{ref}: not valid JSON ({error})") from None
+    if not isinstance(study, dict):
+        raise InputError(f"{ref}: not a study object")
+    try:
+        record = map_study(normalize_history_study(study))
+    except InputError as error:
+        raise InputError(f"{ref}: {error}") from None
+    if record["nct_id"] != snapshot["nct_id"]:
+        raise InputError(f"{ref}: the stored input no longer yields {snapshot['nct_id']}")
+    return record

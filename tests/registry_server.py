@@ -14,12 +14,19 @@ Serves, from plain dicts you may change between requests:
   narrowed by `filter.advanced=AREA[LastUpdatePostDate]RANGE[date,MAX]`, `filter.overallStatus`
   and `query.cond` (a substring of the conditions) when given;
   all studies without filter.ids; pages of min(pageSize or 10, 1000, `page_size`) with a real
-  `nextPageToken`; `countTotal=true` adds `totalCount`.  Ids in `batch_drops` are left out
+  `nextPageToken`; `countTotal=true` adds `totalCount`; `fields=NCTId,LastUpdatePostDate` (the
+  pieces the tests use) answers each study with those fields only, as the API's projection does
+  (another piece → 400).  Ids in `batch_drops` are left out
   (still served one by one).  A malformed id in filter.ids → 400 text/plain, as the API does.
 - `/api/v2/version`: `version`.
 - `/api/int/studies/{id}?history=true`: `histories[id]` (the whole JSON body); else 404.
 - `/api/int/studies/{id}/history/{n}`: {"studyVersion": n, "study": `history_versions[(id, n)]`}.
 - any path in `pages`: `pages[path] = (body bytes, content type)`, e.g. a saved trial page.
+
+Refusal: with `refuse_scripted = True` every request lacking the headers a browser sends
+(`sec-ch-ua`) answers 403 with an "Access Denied" page, the rest are served: a stand-in for the
+registry refusing scripted clients by their TLS fingerprint while browsers are served (plain HTTP
+on 127.0.0.1 has no TLS handshake, so the transports are told apart by what they send).
 
 Misbehaviour, for the next `times` requests whose path starts with `path` (any path if None),
 first added first used: `fail(status, times, retry_after=, body=)`, `slow(seconds, times)`,
@@ -45,6 +52,7 @@ from urllib.parse import parse_qs, urlsplit
 FIXTURES = Path(__file__).parent / "fixtures" / "ctgov"
 _API_ID = re.compile(r"^[Nn][Cc][Tt]0*[1-9]\d{0,7}$")  # the API's own pattern (ctg-oas-v2.0.5.yaml)
 _HTML = b"<!DOCTYPE html><html><head><title>Maintenance</title></head><body>Back soon.</body></html>"
+_DENIED = b"<HTML><HEAD><TITLE>Access Denied</TITLE></HEAD><BODY><H1>Access Denied</H1></BODY></HTML>"
 
 
 def load_studies(directory: Path = FIXTURES / "studies") -> dict[str, dict]:
@@ -110,6 +118,7 @@ class RegistryServer:
         self.history_versions = dict(history_versions or {})
         self.version = version or {"apiVersion": "2.0.5", "dataTimestamp": "2026-08-11T09:00:00"}
         self.batch_drops: set[str] = set()
+        self.refuse_scripted = False
         self.hits: Counter[str] = Counter()
         self.log: list[Seen] = []
         self._faults: list[_Fault] = []
@@ -244,7 +253,14 @@ class RegistryServer:
         except ValueError:
             return _text(400, "pageSize or pageToken is not valid")
         size = max(1, min(size, 1000, self.page_size))
-        page = {"studies": [study for _, study in chosen[start : start + size]]}
+        studies = [study for _, study in chosen[start : start + size]]
+        if "fields" in params:
+            pieces = [piece.strip() for piece in re.split(r"[,|]", params["fields"]) if piece.strip()]
+            unknown = [piece for piece in pieces if piece not in _PIECES]
+            if unknown:
+                return _text(400, f"fields: unknown field {unknown[0]}")
+            studies = [_project(study, pieces) for study in studies]
+        page = {"studies": studies}
         if params.get("countTotal") == "true" and start == 0:
             page["totalCount"] = len(chosen)
         if start + size < len(chosen):
@@ -275,6 +291,28 @@ def _matches(study: dict, params: dict[str, str]) -> bool:
         if params["query.cond"].casefold() not in conditions:
             return False
     return True
+
+
+# fields= pieces → their path in a study (the API answers a projection with these paths only)
+_PIECES = {
+    "NCTId": ("protocolSection", "identificationModule", "nctId"),
+    "LastUpdatePostDate": ("protocolSection", "statusModule", "lastUpdatePostDateStruct", "date"),
+}
+
+
+def _project(study: dict, pieces: list[str]) -> dict:
+    out: dict = {}
+    for piece in pieces:
+        path, node = _PIECES[piece], study
+        for key in path:
+            node = node.get(key) if isinstance(node, dict) else None
+        if node is None:
+            continue  # a study lacking the field: the API leaves it out
+        target = out
+        for key in path[:-1]:
+            target = target.setdefault(key, {})
+        target[path[-1]] = node
+    return out
 
 
 def _aliases(study: dict) -> list[str]:
@@ -313,6 +351,8 @@ class _Handler(BaseHTTPRequestHandler):
         with registry._lock:
             registry.hits[parts.path] += 1
             registry.log.append(Seen(parts.path, params, dict(self.headers.items())))
+        if registry.refuse_scripted and "sec-ch-ua" not in {name.lower() for name in self.headers.keys()}:
+            return self._send(403, _DENIED, "text/html", {})
         fault = registry._take_fault(parts.path)
         kind = fault.kind if fault else None
         if kind == "status":

@@ -274,7 +274,7 @@ def test_modules_fetch_first_last_and_the_versions_touching_them(tmp_path, serve
 def test_a_refused_list_fails_that_trial_alone_and_keeps_what_it_had(tmp_path, server):
     db = tmp_path / "tw.db"
     assert tw(db, server, "backfill", NCT).exit_code == 0
-    server.fail(403, times=5, retry_after=0, path=LIST_PATH)
+    server.fail(403, times=2, path=LIST_PATH)  # refused through both transports
     result = tw(db, server, "backfill", NCT, OTHER)
     assert result.exit_code == 1
     failures = [line for line in result.stderr.splitlines() if line.startswith("failed:")]
@@ -389,16 +389,32 @@ def test_a_search_saved_with_backfill_backfills_its_new_matches_at_the_run(tmp_p
     )
     result = tw(db, server, "run", "--format", "json")
     assert result.exit_code == 0, result.output
-    assert [t["nct_id"] for t in json.loads(result.stdout)["new_trials"]] == [NCT]
+    report = json.loads(result.stdout)
+    assert [t["nct_id"] for t in report["new_trials"]] == [NCT]
+    assert report["backfilled"] == [{"nct_id": NCT, "versions": 6}] and report["run"]["versions_backfilled"] == 6
     assert query(db, "select count(*) from snapshots where nct_id = ?", NCT) == [(6,)]
     assert query(db, "select nct_id, backfill from watchlist") == [(NCT, 2)]
     assert query(db, "select count(*) from changes where nct_id = ?", NCT)[0][0] > 0
+    assert query(db, "select versions_backfilled from runs") == [(6,)]
+
+
+def test_a_run_that_backfilled_says_so(tmp_path, server):
+    """Even with nothing else new: the report names the trial and the versions, so cron mails it."""
+    db = tmp_path / "tw.db"
+    server.version = {"apiVersion": "2.0.5", "dataTimestamp": "2025-06-01T09:00:00"}
+    server.fail(403, times=2, path=LIST_PATH)  # refused through both transports: it waits for the run
+    assert tw(db, server, "watch", "add", NCT, "--backfill").exit_code == 1
+    text = tw(db, server, "run")
+    assert text.exit_code == 0, text.output
+    assert "Backfilled\n  backfilled 6 versions of NCT05147467 from the registry's history\n" in text.stdout
+    quiet = tw(db, server, "run", "--format", "markdown")
+    assert quiet.stdout == ""  # nothing more to backfill, nothing changed
 
 
 def test_a_refused_backfill_at_a_run_is_a_failure_and_is_tried_again(tmp_path, server):
     db = tmp_path / "tw.db"
     server.version = {"apiVersion": "2.0.5", "dataTimestamp": "2025-06-01T09:00:00"}
-    server.fail(403, times=5, path=LIST_PATH)
+    server.fail(403, times=2, path=LIST_PATH)  # refused through both transports
     result = tw(db, server, "watch", "add", NCT, "--backfill")
     assert result.exit_code == 1 and NCT in result.stderr
     assert query(db, "select backfill from watchlist") == [(1,)]
@@ -406,3 +422,25 @@ def test_a_refused_backfill_at_a_run_is_a_failure_and_is_tried_again(tmp_path, s
     assert result.exit_code == 0, result.output
     assert query(db, "select backfill from watchlist") == [(2,)]
     assert query(db, "select count(*) from snapshots where nct_id = ?", NCT) == [(6,)]
+
+
+def test_watch_add_backfill_works_on_the_trials_it_names_only(tmp_path, server):
+    """Another trial's pending backfill is neither retried nor reported by `watch add X --backfill`."""
+    db = tmp_path / "tw.db"
+    server.fail(403, times=2, path=f"/api/int/studies/{OTHER}")
+    waiting = tw(db, server, "watch", "add", OTHER, "--backfill")
+    assert waiting.exit_code == 1 and OTHER in waiting.stderr
+    server.reset()
+    server.fail(503, times=50, path=f"/api/int/studies/{OTHER}")  # were it asked, it would fail again
+    result = tw(db, server, "watch", "add", NCT, "--backfill")
+    assert result.exit_code == 0, result.output
+    assert OTHER not in result.output
+    assert "history: 6 versions fetched for 1 trials" in result.stderr
+    assert {path for path in server.hits if OTHER in path} == set()
+    assert query(db, "select nct_id, backfill from watchlist order by nct_id") == [(OTHER, 1), (NCT, 2)]
+    server.reset()
+    server.version = {"apiVersion": "2.0.5", "dataTimestamp": "2025-06-01T09:00:00"}
+    run = tw(db, server, "run")  # the run does the pending one
+    assert run.exit_code == 0, run.output
+    assert "backfilled 2 versions of NCT03281889" in run.stdout and NCT not in run.stdout.split("Backfilled")[1]
+    assert query(db, "select nct_id, backfill from watchlist order by nct_id") == [(OTHER, 2), (NCT, 2)]

@@ -735,6 +735,11 @@ AUDITED = {
         "', '.join(_CHANGE_COLUMNS)",
         "', '.join(('?' for _ in _CHANGE_COLUMNS))",
     },
+    "snapshots/store/history.py": {
+        # _HISTORY_UPSERT: the column names of the constant TRIAL_HISTORY_COLUMNS; placeholders
+        "', '.join(TRIAL_HISTORY_COLUMNS)",
+        "', '.join(('?' for _ in TRIAL_HISTORY_COLUMNS))",
+    },
     "snapshots/store/runs.py": {
         # _FINISH: "name = ?" for the column names of the constant RUN_FIGURES
         "', '.join((f'{name} = ?' for name in RUN_FIGURES))",

@@ -304,7 +304,7 @@ def test_five_503s_give_a_fetch_error_after_exactly_five_tries(server):
     assert server.hits[f"/api/v2/studies/{IDS[0]}"] == 5 == registry.requests_made
 
 
-@pytest.mark.parametrize("status", [403, 500, 502, 504])
+@pytest.mark.parametrize("status", [500, 502, 504])
 def test_other_transient_statuses_are_retried(server, status):
     server.fail(status, times=1)
     registry = registry_for(server)

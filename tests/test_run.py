@@ -145,10 +145,13 @@ def test_real_changes_and_a_new_match_are_reported_and_only_they(watched_db):
         {"count": 1300, "type": "ACTUAL"},
     )
     assert pcd["old"]["date"] == old_pcd and pcd["new"]["date"] == "2031-06-30" and pcd["shift_days"] > 30
-    # Only what can have changed was fetched: version, search, one narrowed batch.
-    assert dict(server.hits) == {"/api/v2/version": 1, "/api/v2/studies": 2}
-    narrowed = [s for s in server.seen("/api/v2/studies") if "filter.ids" in s.params][0]
-    assert narrowed.params["filter.advanced"] == "AREA[LastUpdatePostDate]RANGE[2025-06-01,MAX]"
+    # Only what can have changed was fetched: version, search, one listing of the 25 watched
+    # ids (id and last update date only), then the two updated in full.
+    assert dict(server.hits) == {"/api/v2/version": 1, "/api/v2/studies": 3}
+    search, listing, updated = server.seen("/api/v2/studies")
+    assert "query.cond" in search.params
+    assert listing.params["fields"] == "NCTId,LastUpdatePostDate" and len(listing.params["filter.ids"].split(",")) == 25
+    assert updated.params["filter.ids"] == "NCT04267848,NCT05594173" and "fields" not in updated.params
 
     text = tw(db, server, "changes", "--format", "json").stdout
     listed = json.loads(text)  # newest first: the snapshot stored last in the run comes first

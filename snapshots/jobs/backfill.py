@@ -10,7 +10,14 @@ Every version fetched is a check ("ctgov history", with its version number), sto
 equal to a neighbour; the versions a trial has are those with such a check, so a second
 backfill asks only for the version list and the versions it lacks.
 
-`source` is an object from `ingest` (`trialwatch.ingest.registry.HistorySource`): `versions(nct_id)`,
+Each trial's history index (the version list, with the registry's first-registered outcomes
+and enrollment) is kept in `trial_history` and `history_versions` as it is read.
+
+Registry dates: a version's `date` is its *submission* (QC) date, a few days before the version
+was public; the snapshot is placed there, and keeps the public posting date the record carries
+(`last_updated`, `lastUpdatePostDateStruct`).
+
+`source` is an object from `ingest` (`trialwatch.ingest.registry.HistorySource`): `index(nct_id)`,
 `version(nct_id, n)`, `list_ref(nct_id)`, `version_ref(nct_id, n)`.  Nothing here knows HTTP.
 """
 
@@ -104,15 +111,18 @@ def choose(entries: list[dict], modules: list[str] | None) -> tuple[list[dict], 
 
 
 def plan(store, source, nct_id: str, modules: list[str] | None = None) -> BackfillPlan:
-    """List one trial's versions (one request) and choose those it lacks.  A list that cannot
-    be had is a failed check and a plan with nothing to do."""
+    """Read one trial's history index (one request), keep it (`store.registry_history`: first-
+    registered values, each version's registry date and labels) and choose the versions the
+    trial lacks.  An index that cannot be had is a failed check and a plan with nothing to do."""
     result = BackfillResult(nct_id)
     try:
-        entries = source.versions(nct_id)
+        index = source.index(nct_id)
     except (FetchError, InputError) as error:
         store.record_failure(nct_id, source_kind=SOURCE_KIND, source_ref=source.list_ref(nct_id), error=str(error))
         result.failed.append((None, str(error)))
         return BackfillPlan(result)
+    store.registry_history.save(index, source_ref=source.list_ref(nct_id))
+    entries = index.versions
     chosen, result.unmatched_modules = choose(entries, modules)
     have = store.versions_had(nct_id, SOURCE_KIND)
     result.listed = [entry["version"] for entry in entries]

@@ -4,13 +4,21 @@ The registry is reached through a *source* object that ingest provides (see
 `trialwatch.ingest.registry.RegistrySource`); this module knows no HTTP.  A source has:
 
 - `data_timestamp() -> str`: when the registry's data were last refreshed;
-- `trials(nct_ids, updated_since=None) -> Iterator[Parsed | Failed]`: current records, batched,
-  only those updated on or after `updated_since` (a date) when given;
+- `trials(nct_ids) -> Iterator[Parsed | Failed]`: current records, batched (a trial the registry
+  has no record of is a Failed with `missing` set);
+- `each(nct_ids) -> Iterator[Parsed | Failed]`: the same, asked for one by one;
+- `listed(nct_ids) -> Iterator[(nct_id, last update post date | None) | Failed]`: which trials
+  the registry still returns, one small request per 1,000 ids (ids it lacks are not yielded);
 - `search(query) -> Iterator[Parsed | Failed]`: the current matches of a saved search;
 - `requests_made`: requests so far.
 
 and, to backfill newly watched trials that asked for it, a *history* source (see
 `snapshots.backfill`).
+
+A watched trial the registry no longer has (HTTP 404 when asked for alone, after it returned
+it before) is observed as `absent_record` (`in_registry` false): the change "No longer in the
+registry" is critical and reported once (an absent trial seen absent again is unchanged), and
+"Back in the registry" when it returns.
 """
 
 from __future__ import annotations
@@ -22,10 +30,11 @@ from datetime import datetime, timedelta
 
 from trialwatch.ingest.errors import FetchError
 from trialwatch.ingest.parse import API
+from trialwatch.ingest.record import absent_record
 from trialwatch.snapshots.changes.dates import now_utc
 from trialwatch.snapshots.changes.diff import CATEGORIES, SEVERITIES
 from trialwatch.snapshots.jobs.backfill import backfill_watched
-from trialwatch.snapshots.store.outcomes import FAILED, UNCHANGED
+from trialwatch.snapshots.store.outcomes import UNCHANGED
 
 FULL_CHECK_EVERY = timedelta(days=7)
 
@@ -71,40 +80,49 @@ class RunReport:
 
     @property
     def has_news(self) -> bool:
-        return bool(self.new_trials or self.changes or self.failures or self.warnings)
+        return bool(self.new_trials or self.changes or self.failures or self.warnings or self.versions_backfilled)
+
+    @property
+    def versions_backfilled(self) -> int:
+        return sum(self.backfilled.values())
 
 
-def _due(store, now: str) -> tuple[list[str], list[str]]:
-    """Watched trials split into (due a full check, may be narrowed to those updated).
+def _due(watched, now: str) -> tuple[list[str], list]:
+    """Watched trials split into (ids due a full check, the WatchedChecks of the others).
 
     Due in full: never checked, not checked for a week, or failed at their latest check.
     """
     cutoff = (datetime.fromisoformat(now) - FULL_CHECK_EVERY).isoformat(timespec="seconds")
     full: list[str] = []
-    narrowed: list[str] = []
-    for trial in store.runs.watched_checks():
-        due = trial.last_ok_utc is None or trial.last_ok_utc < cutoff or trial.last_outcome == FAILED
-        (full if due else narrowed).append(trial.nct_id)
-    return full, narrowed
+    listed = []
+    for trial in watched:
+        if trial.pending or (trial.last_ok_utc or "") < cutoff:
+            full.append(trial.nct_id)
+        else:
+            listed.append(trial)
+    return full, listed
 
 
 def run(store, source, *, history=None, force: bool = False, progress=None, now: str | None = None) -> RunReport:
     """One scheduled refresh.  Takes the run lock (RunLocked if another run holds it).
 
     Asks the registry's data timestamp first: when it has not moved since the last clean run,
-    only watched trials never checked are fetched (usually none: one request in all).
-    Otherwise saved searches are refreshed (new matches join the watchlist, reported as new),
-    trials due a full check (see `_due`) are fetched in full, and the others only if the
-    registry updated them since the last clean run.  Every trial commits on its own, so a run
+    only watched trials never checked or whose last check failed are fetched (usually none:
+    one request in all).  Otherwise saved searches are refreshed (new matches join the
+    watchlist, reported as new), trials due a full check (see `_due`) are fetched in full, and
+    the others are listed (`_confirm`): one small request per 1,000 ids says which the registry
+    still returns and when each was last updated; those updated are fetched in full, those it
+    no longer returns are asked for one by one.  Every trial commits on its own, so a run
     killed midway keeps what it did and the next run does the rest.  With a `history` source,
     watched trials waiting for a backfill (`watch add --backfill`, or new matches of a search
-    saved with --backfill) then get their registry history.
+    saved with --backfill) then get their registry history, and the report says so.
     """
     with run_lock(store.path):
         report = _run(store, source, force=force, progress=progress, now=now or now_utc())
         if history is not None:
             for result in backfill_watched(store, history):
-                report.backfilled[result.nct_id] = len(result.fetched)
+                if result.fetched:
+                    report.backfilled[result.nct_id] = len(result.fetched)
                 report.failures.extend({"nct_id": result.nct_id, "error": message} for _, message in result.failed)
         return _finish(store, source, report)
 
@@ -120,23 +138,54 @@ def _run(store, source, *, force, progress, now) -> RunReport:
         report.failures.append({"nct_id": None, "error": message})
         return report
     last = store.runs.last_clean_data_timestamp()
-    full, narrowed = _due(store, now)
+    watched = store.runs.watched_checks()
     if last == report.data_timestamp and not force:
         report.skipped = True
-        full, narrowed = [nct_id for nct_id in full if not store.has_trial(nct_id)], []
-    else:
-        searched: set[str] = set()
-        for search in sorted(store.watchlist.searches(), key=lambda row: row["id"]):
-            searched |= _refresh_search(store, source, report, search, now, progress)
-        full = [n for n in full if n not in searched]
-        narrowed = [n for n in narrowed if n not in searched]
-        if force or last is None:
-            full, narrowed = full + narrowed, []
+        pending = [trial.nct_id for trial in watched if trial.pending]
+        if pending:
+            _take(store, source.trials(pending), report, progress)
+        return report
+    searched: set[str] = set()
+    for search in sorted(store.watchlist.searches(), key=lambda row: row["id"]):
+        searched |= _refresh_search(store, source, report, search, now, progress)
+    watched = [trial for trial in watched if trial.nct_id not in searched]
+    full, listed = _due(watched, now)
+    if force or last is None:
+        full, listed = full + [trial.nct_id for trial in listed], []
     if full:
         _take(store, source.trials(full), report, progress)
-    if narrowed:
-        _take(store, source.trials(narrowed, updated_since=last[:10]), report, progress)
+    if listed:
+        _confirm(store, source, report, listed, progress)
     return report
+
+
+def _confirm(store, source, report, watched, progress) -> None:
+    """List these trials (one request per 1,000) and fetch those that may have changed: those
+    whose last update post date is not the one trialwatch holds (the registry posts once a day,
+    so a new version has a new date), those listed without one (the date filter the run used
+    before dropped them silently), and those the registry returns again after it did not.
+    Trials the listing lacks are asked for one by one (a 404 then means the registry no longer
+    has them), but for those already known absent, whose absence the listing confirms at no cost."""
+    held = {trial.nct_id: trial for trial in watched}
+    fetch, seen = [], set()
+    for item in source.listed(list(held)):
+        if isinstance(item, tuple):
+            nct_id, posted = item
+            seen.add(nct_id)
+            trial = held[nct_id]
+            if trial.absent or posted is None or posted != trial.last_updated:
+                fetch.append(nct_id)
+        else:
+            seen.add(item.nct_id)
+            _failed(store, report, item)
+    lacking = [nct_id for nct_id in held if nct_id not in seen]
+    for nct_id in (n for n in lacking if held[n].absent):
+        _save_absent(store, report, nct_id, source.study_ref(nct_id))
+    if fetch:
+        _take(store, source.trials(fetch), report, progress)
+    asked = [nct_id for nct_id in lacking if not held[nct_id].absent]
+    if asked:
+        _take(store, source.each(asked), report, progress)
 
 
 def _refresh_search(store, source, report, search, now, progress) -> set[str]:
@@ -189,11 +238,25 @@ def _save(store, report, item, progress) -> None:
 
 
 def _failed(store, report, item) -> None:
+    """A trial that could not be had is a failed check; but a 404 for one the registry returned
+    before is an observation: it no longer has the trial."""
+    if getattr(item, "missing", False) and item.nct_id and store.runs.seen_in_registry(item.nct_id):
+        _save_absent(store, report, item.nct_id, item.source_ref)
+        return
     store.record_failure(
         item.nct_id, source_kind=item.source_kind, source_ref=item.source_ref, error=item.error, run_id=report.run_id
     )
     report.trials_checked += 1
     report.failures.append({"nct_id": item.nct_id, "error": item.error})
+
+
+def _save_absent(store, report, nct_id: str, ref: str) -> None:
+    """The registry no longer returns the trial: a change the first time, unchanged after."""
+    saved = store.save(absent_record(nct_id), source_kind=API, source_ref=ref, run_id=report.run_id)
+    report.trials_checked += 1
+    if saved.outcome != UNCHANGED:
+        report.snapshots_written += 1
+    report.changes.extend(saved.changes)
 
 
 def _finish(store, source, report) -> RunReport:
@@ -210,6 +273,7 @@ def _finish(store, source, report) -> RunReport:
         new_trials=len(report.new_trials),
         failures=len(report.failures),
         warnings=report.warnings,
+        versions_backfilled=report.versions_backfilled,
         exit_status=report.exit_status,
     )
     return report

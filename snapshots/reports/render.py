@@ -163,8 +163,22 @@ def render_watchlist(trials: list[dict], searches: list[dict], fmt: str) -> str:
     return text
 
 
+RUN_FIGURES = (
+    "run_id",
+    "started_utc",
+    "finished_utc",
+    "data_timestamp",
+    "requests",
+    "trials_checked",
+    "snapshots_written",
+    "warnings",
+    "versions_backfilled",
+)
+
+
 def render_run(report, fmt: str) -> str:
-    """What a run found: new trials, then changes by trial (gravest first), then failures.
+    """What a run found: new trials, then changes by trial (gravest first), the registry
+    histories it backfilled, then failures.
 
     Empty when there is no news, so cron mails only news.
     """
@@ -174,27 +188,22 @@ def render_run(report, fmt: str) -> str:
         return ""
     changes = news_order(report.changes)
     if fmt == "json":
-        run = {
-            k: getattr(report, k)
-            for k in (
-                "run_id",
-                "started_utc",
-                "finished_utc",
-                "data_timestamp",
-                "requests",
-                "trials_checked",
-                "snapshots_written",
-                "warnings",
-            )
-        }
-        return to_json({"run": run, "new_trials": report.new_trials, "changes": changes, "failures": report.failures})
+        return to_json(
+            {
+                "run": {name: getattr(report, name) for name in RUN_FIGURES},
+                "new_trials": report.new_trials,
+                "changes": changes,
+                "backfilled": [{"nct_id": n, "versions": count} for n, count in sorted(report.backfilled.items())],
+                "failures": report.failures,
+            }
+        )
     markdown = fmt == "markdown"
     lines = [
         ("# " if markdown else "") + f"trialwatch run {report.started_utc}: {report.trials_checked} checked, "
         f"{len(report.new_trials)} new, {len(changes)} changes, {len(report.failures)} failed",
         "",
     ]
-    for section in (_run_new_trials, _run_changes, _run_failures, _run_warnings):
+    for section in (_run_new_trials, _run_changes, _run_backfilled, _run_failures, _run_warnings):
         lines += section(report, changes, markdown)
     return "\n".join(lines)
 
@@ -226,6 +235,20 @@ def _run_changes(report, changes, markdown) -> list[str]:
             else:
                 lines.append(f"    {change['severity']:<8}  {change['summary']}")
     return [*lines, ""]
+
+
+def _run_backfilled(report, changes, markdown) -> list[str]:
+    if not report.backfilled:
+        return []
+    bullet = "- " if markdown else "  "
+    return [
+        _heading("Backfilled", markdown),
+        *(
+            f"{bullet}backfilled {count} version{'s' if count != 1 else ''} of {nct_id} from the registry's history"
+            for nct_id, count in sorted(report.backfilled.items())
+        ),
+        "",
+    ]
 
 
 def _run_failures(report, changes, markdown) -> list[str]:

@@ -309,6 +309,62 @@ def m006_known_state(db):
     db.execute("ALTER TABLE checks ADD COLUMN last_updated TEXT")
 
 
+@migrations()
+def m007_registry_history(db):
+    # The registry's history index of each trial (one request): first-registered outcomes and
+    # enrollment, where they last changed, and each version's registry date, status and labels.
+    db["trial_history"].create(
+        {
+            "nct_id": str,
+            "checked_utc": str,
+            "source_ref": str,
+            "version_count": int,
+            "latest_version": int,
+            "first_version_date": str,
+            "latest_version_date": str,
+            "outcomes_update_count": int,
+            "outcomes_last_version": int,
+            "primary_outcomes_last_version": int,
+            "secondary_outcomes_last_version": int,
+            "other_outcomes_last_version": int,
+            "enrollment_last_version": int,
+            "original_primary_outcomes": str,
+            "primary_outcomes_same": int,
+            "original_secondary_outcomes": str,
+            "secondary_outcomes_same": int,
+            "original_other_outcomes": str,
+            "other_outcomes_same": int,
+            "original_enrollment_count": int,
+            "original_enrollment_type": str,
+            "enrollment_count_same": int,
+            "original_data": str,
+            "last_update_versions": str,
+        },
+        pk="nct_id",
+        not_null={"nct_id", "checked_utc"},
+    )
+    db["history_versions"].create(
+        {
+            "nct_id": str,
+            "version": int,
+            "date": str,
+            "status": str,
+            "module_labels": str,
+            "review_not_passed": int,
+            "unposted_events": str,
+            "other": str,
+        },
+        pk=("nct_id", "version"),
+        not_null={"nct_id", "version", "date"},
+    )
+
+
+@migrations()
+def m007b_run_backfilled_versions(db):
+    # A run that backfilled says so: the versions it fetched from the registry's history.
+    db.execute("ALTER TABLE runs ADD COLUMN versions_backfilled INTEGER")
+
+
 def migrate(db) -> None:
     """Bring the database to the current schema."""
     migrations.apply(db)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from trialwatch.ingest.parse import API, HISTORY
 from trialwatch.snapshots.store.outcomes import FAILED
 
 # The columns a finished run fills, in the order `finish` takes them.
@@ -21,6 +22,7 @@ RUN_FIGURES = (
     "new_trials",
     "failures",
     "warnings",
+    "versions_backfilled",
     "exit_status",
 )
 _FINISH = f"UPDATE runs SET {', '.join(f'{name} = ?' for name in RUN_FIGURES)} WHERE id = ?"
@@ -28,11 +30,23 @@ _FINISH = f"UPDATE runs SET {', '.join(f'{name} = ?' for name in RUN_FIGURES)} W
 
 @dataclass
 class WatchedCheck:
-    """A watched trial and its latest checks: the last one that did not fail, and the last outcome."""
+    """A watched trial and what the run needs of it: its latest checks of the registry's current
+    record (source kind `ctgov api`: the last that did not fail, the last outcome), the
+    registry's last update post date trialwatch holds, whether its newest snapshot says the
+    registry no longer returns it (`absent`), and whether the registry ever returned it
+    (a snapshot from the API or the registry's history: `seen`)."""
 
     nct_id: str
     last_ok_utc: str | None
     last_outcome: str | None
+    last_updated: str | None = None
+    absent: bool = False
+    seen: bool = False
+
+    @property
+    def pending(self) -> bool:
+        """Never checked, or its last check failed: checked at the next run whatever the registry's timestamp."""
+        return self.last_ok_utc is None or self.last_outcome == FAILED
 
 
 class RunLog:
@@ -59,14 +73,33 @@ class RunLog:
         return row[0] if row else None
 
     def watched_checks(self) -> list[WatchedCheck]:
-        """Every watched trial with its last good check and its last outcome, by NCT id."""
+        """Every watched trial, by NCT id, with what the run needs of it (see WatchedCheck).
+
+        Only checks of the current record count (a backfilled version or a saved page says
+        nothing of whether the registry serves the trial now).  `absent` reads the newest
+        snapshot's record only when it has no status, as an absent record has none.
+        """
         return [
-            WatchedCheck(*row)
-            for row in self.db.execute(
+            WatchedCheck(nct_id, ok, outcome, updated, bool(absent), bool(seen))
+            for nct_id, ok, outcome, updated, absent, seen in self.db.execute(
                 "SELECT w.nct_id, "
-                "(SELECT max(checked_utc) FROM checks c WHERE c.nct_id = w.nct_id AND c.outcome != ?), "
-                "(SELECT outcome FROM checks c WHERE c.nct_id = w.nct_id ORDER BY c.id DESC LIMIT 1) "
-                "FROM watchlist w ORDER BY w.nct_id",
-                [FAILED],
+                "(SELECT max(checked_utc) FROM checks c WHERE c.nct_id = w.nct_id AND c.source_kind = ? "
+                "AND c.outcome != ?), "
+                "(SELECT outcome FROM checks c WHERE c.nct_id = w.nct_id AND c.source_kind = ? ORDER BY c.id DESC LIMIT 1), "
+                "t.last_updated, "
+                "(SELECT CASE WHEN s.status IS NULL THEN json_extract(s.record, '$.in_registry') = 0 END "
+                "FROM snapshots s WHERE s.nct_id = w.nct_id ORDER BY s.observed_utc DESC, s.id DESC LIMIT 1), "
+                "EXISTS (SELECT 1 FROM snapshots s WHERE s.nct_id = w.nct_id AND s.source_kind IN (?, ?)) "
+                "FROM watchlist w LEFT JOIN trials t ON t.nct_id = w.nct_id ORDER BY w.nct_id",
+                [API, FAILED, API, API, HISTORY],
             )
         ]
+
+    def seen_in_registry(self, nct_id: str) -> bool:
+        """Whether the registry ever returned the trial: a snapshot from its API or its history."""
+        return (
+            self.db.execute(
+                "SELECT 1 FROM snapshots WHERE nct_id = ? AND source_kind IN (?, ?) LIMIT 1", [nct_id, API, HISTORY]
+            ).fetchone()
+            is not None
+        )
