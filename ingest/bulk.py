@@ -14,7 +14,7 @@ Hostile archives:
 - A member path that is absolute or climbs out (``..``), too many members, or a declared total
   size over the cap is bad input: InputError when the archive is opened, before anything is read.
 - Each member's size is counted while it is inflated, not taken from its header: a member that
-  inflates past `max_member` (64 MiB, as any trial input) is a Failed item (it is never inflated
+  inflates past `max_member` (32 MiB, as any trial input) is a Failed item (it is never inflated
   much further), as is one that inflates to another size than the central directory declares,
   or is corrupt (bad CRC, cut short), encrypted or compressed with a method other than stored or
   deflate; the next member is read.  So what is read never exceeds the declared total, which
@@ -34,6 +34,7 @@ from typing import NamedTuple
 from .ctgov import load_json
 from .errors import InputError
 from .parse import INPUT_SUFFIXES, MAX_INPUT_BYTES, Failed, Parsed, parse_bytes
+from .processes import die_with_parent
 from .record import canonical_json
 
 MAX_MEMBER_BYTES = MAX_INPUT_BYTES
@@ -221,7 +222,9 @@ class Archive:
 
         context = multiprocessing.get_context()
         batches = context.Queue(_QUEUE_BATCHES)
-        worker = context.Process(target=_work, args=(self, batches), name="trialwatch-archive-reader", daemon=True)
+        worker = context.Process(
+            target=_work, args=(self, batches, os.getpid()), name="trialwatch-archive-reader", daemon=True
+        )
         worker.start()
         try:
             while True:
@@ -265,15 +268,17 @@ class Archive:
                 yield from parsed
 
     def _read(self, file, member: Member, ref: str) -> bytes:
-        """The member's bytes, inflated at most `max_member` (+1) bytes far; InputError if bad."""
-        limit = self.max_member
-        too_big = InputError(f"{ref}: larger than the {limit:,} bytes a trial input may be (uncompressed)")
+        """The member's bytes, inflated at most one byte past its declared size (and never past
+        `max_member`): a member that inflates further is refused the moment it does, so what is
+        held never exceeds what the directory declared; InputError if bad."""
+        limit = min(self.max_member, member.size)
+        too_big = InputError(f"{ref}: inflates past its declared {member.size:,} bytes; not read")
         if member.flags & _ENCRYPTED:
             raise InputError(f"{ref}: encrypted; not read")
         if member.method not in (_STORED, _DEFLATED):
             raise InputError(f"{ref}: compressed with method {member.method}; only stored and deflate are read")
-        if member.size > limit:
-            raise too_big
+        if member.size > self.max_member:
+            raise InputError(f"{ref}: larger than the {self.max_member:,} bytes a trial input may be (uncompressed)")
         file.seek(member.header_offset)
         local = file.read(_LOCAL.size)
         if len(local) < _LOCAL.size or local[:4] != _LOCAL_SIG:
@@ -309,9 +314,11 @@ class Archive:
         return bytes(out)
 
 
-def _work(archive: Archive, batches) -> None:
+def _work(archive: Archive, batches, parent_pid: int) -> None:
     """The second process: parse the archive's members and send them in batches (each record as
-    its canonical JSON, which is faster to send and to read back than a pickled dict)."""
+    its canonical JSON, which is faster to send and to read back than a pickled dict).  It dies
+    with its parent, however the parent ends."""
+    die_with_parent(parent_pid)
     try:
         batch: list = []
         size = 0

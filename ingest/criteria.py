@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 _HEADING = re.compile(r"^\s*(?:key\s+)?(inclusion|exclusion)\s+criteria\s*:?\s*$", re.IGNORECASE)
-_BULLET = re.compile(r"^\s*(?:[*\-•]|\d+[.)])\s+")
+_BULLET = re.compile(r"^\s*(?:[*\-•]|[0-9]+[.)])\s+")
 
 
 def criteria_item(line: str) -> str:

@@ -393,12 +393,17 @@ def map_study(study: dict) -> dict:
 
 def load_json(text: str | bytes):
     """Parse JSON text: orjson (twice as fast), or the standard library for what orjson refuses
-    (integers beyond 64 bits, NaN, lone surrogates), so the same files read as before; the
-    standard library's ValueError for what is not JSON."""
+    (integers beyond 64 bits, NaN, lone surrogates), so the same files read as before; a
+    ValueError for what is not JSON, and for JSON nested too deeply to read (`[[[[…]]]]`
+    100,000 deep: orjson stops at 1,024 levels, the standard library would recurse until
+    RecursionError)."""
     try:
         return orjson.loads(text)
     except orjson.JSONDecodeError:
-        return json.loads(text)
+        try:
+            return json.loads(text)
+        except RecursionError:
+            raise ValueError("nested too deeply to be a trial record") from None
 
 
 def _is_study(obj) -> bool:

@@ -13,10 +13,12 @@ class FetchError(Exception):
 
     Recorded as a failed check for that trial; the other trials go on (exit code 1).
     `status`: the registry's HTTP status when it answered with one (404: it has no such trial or
-    version; 403: it refused), else None.
+    version; 403: it refused), else None.  `content`: the answer came but was not what was asked
+    for (not JSON, not a page of studies, too large): one record may be at fault, not the registry.
     """
 
-    def __init__(self, message: str, nct_id: str | None = None, *, status: int | None = None):
+    def __init__(self, message: str, nct_id: str | None = None, *, status: int | None = None, content: bool = False):
         super().__init__(message)
         self.nct_id = nct_id
         self.status = status
+        self.content = content

@@ -28,7 +28,7 @@ from .ctgov import map_enrollment, map_outcomes, map_study
 from .errors import FetchError, InputError
 from .markup import normalize_history_study
 
-_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_DAY = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 _ENTRY_KEYS = ("version", "date", "status", "moduleLabels", "reviewNotPassed", "unpostedEvents")
 # originalData's outcome lists: (its key, the record's outcomes key)
 OUTCOME_LISTS = (("primaryOutcomes", "primary"), ("secondaryOutcomes", "secondary"), ("otherOutcomes", "other"))

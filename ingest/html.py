@@ -8,10 +8,12 @@ same parser as a saved text page, so a markup change does not change the record.
 
 from __future__ import annotations
 
-from bs4 import BeautifulSoup, NavigableString, Tag
-from bs4.element import Comment, Declaration, Doctype, ProcessingInstruction
+from html.parser import HTMLParser
 
+from .errors import InputError
 from .page import parse_page
+
+MAX_PAGE_BYTES = 8 * 1024 * 1024  # a saved trial page is tens of kilobytes; a results page, hundreds
 
 DROP_TAGS = frozenset(
     {
@@ -71,44 +73,69 @@ BLOCK_TAGS = frozenset(
         "ul",
     }
 )
-_NOT_TEXT = (Comment, Declaration, Doctype, ProcessingInstruction)
+VOID_TAGS = frozenset({"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "wbr"})
+
+
+class _Blocks(HTMLParser):
+    """The page's text, one block per line, read as a stream of tags: no tree is built, so time
+    and memory grow with the page, never faster (a tree of a pathological 16 MB page took 70 s and
+    1.4 GB)."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.lines: list[str] = []
+        self.buffer: list[str] = []
+        self.skipping: list[str] = []  # the open dropped elements (chrome, hidden), innermost last
+
+    def flush(self) -> None:
+        line = " ".join("".join(self.buffer).split())
+        if line:
+            self.lines.append(line)
+        self.buffer.clear()
+
+    def handle_starttag(self, tag, attrs) -> None:
+        if self.skipping:
+            if tag not in VOID_TAGS:
+                self.skipping.append(tag)
+            return
+        if tag in DROP_TAGS or any(name == "hidden" for name, _ in attrs):
+            if tag not in VOID_TAGS:
+                self.skipping.append(tag)
+            return
+        if tag == "br" or tag in BLOCK_TAGS:
+            self.flush()
+
+    def handle_startendtag(self, tag, attrs) -> None:
+        if not self.skipping and (tag == "br" or tag in BLOCK_TAGS):
+            self.flush()
+
+    def handle_endtag(self, tag) -> None:
+        if self.skipping:
+            if tag in self.skipping:  # close up to the element that ends (unclosed ones inside it too)
+                del self.skipping[len(self.skipping) - 1 - self.skipping[::-1].index(tag) :]
+            return
+        if tag in BLOCK_TAGS:
+            self.flush()
+
+    def handle_data(self, data) -> None:
+        if not self.skipping:
+            self.buffer.append(data)
 
 
 def html_to_text(html: str) -> str:
     """HTML → one text block per line (chrome dropped, whitespace inside a block collapsed)."""
-    soup = BeautifulSoup(html, "html.parser")
-    lines: list[str] = []
-    buffer: list[str] = []
-
-    def flush() -> None:
-        line = " ".join("".join(buffer).split())
-        if line:
-            lines.append(line)
-        buffer.clear()
-
-    # Iterative walk (deeply nested markup must not hit the recursion limit); None marks a block's end.
-    stack: list = list(reversed(soup.contents))
-    while stack:
-        node = stack.pop()
-        if node is None:
-            flush()
-        elif isinstance(node, NavigableString):
-            if not isinstance(node, _NOT_TEXT):
-                buffer.append(str(node))
-        elif isinstance(node, Tag):
-            if node.name in DROP_TAGS or node.has_attr("hidden"):
-                continue
-            if node.name == "br":
-                flush()
-                continue
-            if node.name in BLOCK_TAGS:
-                flush()
-                stack.append(None)
-            stack.extend(reversed(node.contents))
-    flush()
-    return "\n".join(lines)
+    reader = _Blocks()
+    reader.feed(html)
+    reader.close()
+    reader.flush()
+    return "\n".join(reader.lines)
 
 
 def parse_html(html: str, name: str) -> tuple[dict, list[str]]:
-    """A saved HTML page → (record, warnings), as `ingest.page.parse_page` reads its text."""
+    """A saved HTML page → (record, warnings), as `ingest.page.parse_page` reads its text.  A page
+    over MAX_PAGE_BYTES is refused: no trial page is that large."""
+    if len(html) > MAX_PAGE_BYTES:
+        raise InputError(
+            f"{name}: {len(html):,} characters of HTML, more than the {MAX_PAGE_BYTES:,} a trial page may be"
+        )
     return parse_page(html_to_text(html), name)

@@ -23,9 +23,18 @@ registry), be retried when the body is cut short (requests notices that after ur
 returned, so urllib3 never would), and end, when it gives up, in one line naming the URL or
 ids and the last status, where urllib3 raises a `MaxRetryError` whose text is a long repr.
 
+Answers are read as a stream and never past a cap (`MAX_ANSWER_BYTES`, `MAX_PAGE_BYTES` for a
+page URL): a server that sends gigabytes costs at most the cap.  Redirects are followed only
+within the host asked (the API redirects an alias id to its trial); one to another host is
+refused, with one line.  A URL's credentials or keys are used for the request and never shown
+(`ingest.urls`).
+
 Errors: a 404 is an answer (`FetchError` "no such trial", `status` 404), a 400 is bad input
 (`InputError` with the API's message), a refusal (403), retries exhausted or an answer that is
-not JSON is a `FetchError`.
+not JSON is a `FetchError`.  An answer that is not what was asked for (not JSON, not a page of
+studies, too large) is asked for once more; for a batch of trials it then counts as
+`FetchError.content`, and the batch is split so that only the trial whose record is at fault
+fails (a registry that is down fails a batch whole: splitting would only multiply requests).
 """
 
 from __future__ import annotations
@@ -37,15 +46,18 @@ import random
 import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib import metadata
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import requests
 
 from .errors import FetchError, InputError
 from .ids import normalize_nct_id
+from .parse import MAX_INPUT_BYTES
+from .urls import check_http_url, credentials, redact, redact_text
 
 DEFAULT_BASE_URL = "https://clinicaltrials.gov"
 PROJECT_URL = "https://github.com/trialwatch/trialwatch"
@@ -55,6 +67,12 @@ REFUSED = 403  # asked again once through the browser-like TLS transport, never 
 BROWSER_TLS_EXTRA = "pip install 'trialwatch[browser-tls]'"
 IMPERSONATE = "chrome"  # curl_cffi's profile: the TLS and HTTP/2 fingerprint of a current Chrome
 BACKOFF_CAP = 60.0  # seconds: the longest wait between tries we choose ourselves
+MIN_RATE = 1 / 3600  # requests a second: one an hour is the slowest a run can usefully go
+MAX_ANSWER_BYTES = 64 * 1024 * 1024  # an API answer: a /studies page of 1,000 full records is about 17 MB
+MAX_PAGE_BYTES = MAX_INPUT_BYTES  # a page URL's body: what a saved file may be
+MAX_REDIRECTS = 5
+REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_CHUNK = 64 * 1024
 RETRY_AFTER_CAP = 300.0  # seconds: the longest wait a server's Retry-After can ask of us
 BATCH_SIZE = 1000  # ids per /studies request; also the API's largest page
 
@@ -106,9 +124,11 @@ class _BrowserTLS:
         )
         self.failures: tuple[type[BaseException], ...] = (errors.RequestException,)
 
-    def get(self, url: str, *, params: dict | None, headers: dict | None, timeout: float) -> Any:
+    def get(self, url: str, *, params: dict | None, headers: dict | None, timeout: float, auth=None) -> Any:
         sent = {"User-Agent": self.agent, **(headers or {})}
-        return self.session.get(url, params=params, headers=sent, timeout=timeout)
+        return self.session.get(
+            url, params=params, headers=sent, timeout=timeout, auth=auth, stream=True, allow_redirects=False
+        )
 
     def close(self) -> None:
         self.session.close()
@@ -122,12 +142,20 @@ def user_agent() -> str:
     return f"trialwatch/{version} (+{PROJECT_URL})"
 
 
-def check_http_url(url: str, what: str = "URL") -> str:
-    """The URL itself if it is http(s) with a host; otherwise an InputError."""
-    parts = urlsplit(url) if isinstance(url, str) else None
-    if parts is None or parts.scheme.lower() not in ("http", "https") or not parts.netloc:
-        raise InputError(f"{url!r} is not an http(s) {what}")
-    return url
+@dataclass
+class Answer:
+    """A response as read: its status, headers and body (read whole, within a cap)."""
+
+    status_code: int
+    headers: Any
+    content: bytes
+    reason: str = ""
+    url: str = ""
+    cut: str | None = field(default=None)  # why the body could not be read whole (retried)
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", "replace")
 
 
 def validate_search_params(params: Mapping[str, object]) -> dict[str, str]:
@@ -188,9 +216,18 @@ class Registry:
         progress: Callable[[str], None] | None = None,
         backoff: float = 1.0,
     ):
-        self.base_url = check_http_url(base_url, "registry URL").rstrip("/")
-        if rate is not None and rate < 0:
-            raise InputError(f"rate must be a positive number of requests a second, not {rate!r}")
+        base_url, auth = credentials(check_http_url(base_url, "registry URL"))
+        if urlsplit(base_url).query:
+            raise InputError(
+                f"{redact(base_url)!r}: a registry URL takes no query string (API paths are appended to it)"
+            )
+        self.base_url = base_url.rstrip("/")  # what is shown and stored: the credentials are in `auth`
+        # Credentials go only to the registry's own host (a page URL elsewhere gets its own, or none).
+        self._auth = {urlsplit(base_url).netloc: auth} if auth else {}
+        if rate is not None and (rate < 0 or 0 < rate < MIN_RATE):
+            raise InputError(
+                f"rate must be a number of requests a second from {MIN_RATE:.6f} (one an hour), not {rate!r}"
+            )
         if not timeout or timeout <= 0:
             raise InputError(f"timeout must be a positive number of seconds, not {timeout!r}")
         if not isinstance(max_tries, int) or max_tries < 1:
@@ -305,8 +342,8 @@ class Registry:
     def fetch_url(self, url: str) -> tuple[bytes, str]:
         """GET an http(s) page (a saved trial page): (body, Content-Type)."""
         url = check_http_url(url, "page URL")
-        response = self._get(url, what=url)
-        self._check_status(response, what=url)
+        response = self._get(url, what=redact(url), cap=MAX_PAGE_BYTES)
+        self._check_status(response, what=redact(url))
         return response.content, response.headers.get("Content-Type", "")
 
     # -- batches and pages -----------------------------------------------------------------
@@ -320,19 +357,23 @@ class Registry:
     def _batch(
         self, ids: list[str], extra: dict[str, str], fill_missing: bool
     ) -> Iterator[tuple[str, dict | FetchError]]:
-        wanted, done = set(ids), set()
-        params = {**extra, "filter.ids": ",".join(ids), "pageSize": str(BATCH_SIZE)}
-        what = f"batch of {len(ids)} trials ({_sample(ids)})"
+        """The studies of up to 1,000 ids in one request (and its pages).  An answer the registry
+        rejects (400) or that is not what was asked for splits the batch in two, down to the one
+        trial at fault; a registry that cannot be had fails the batch whole."""
+        done: set[str] = set()
         try:
-            for study in self._pages(self._api("/api/v2/studies"), params, what):
-                for nct_id in _study_ids(study):
-                    if nct_id in wanted and nct_id not in done:
-                        done.add(nct_id)
-                        yield nct_id, study
-        except FetchError as error:
-            for nct_id in ids:
-                if nct_id not in done:
-                    yield nct_id, FetchError(f"{nct_id}: {error}", nct_id)
+            for nct_id, study in self._batch_pages(ids, extra):
+                done.add(nct_id)
+                yield nct_id, study
+        except (FetchError, InputError) as error:
+            rest = [nct_id for nct_id in ids if nct_id not in done]
+            if len(rest) > 1 and (isinstance(error, InputError) or error.content):
+                half = len(rest) // 2
+                yield from self._batch(rest[:half], extra, fill_missing)
+                yield from self._batch(rest[half:], extra, fill_missing)
+                return
+            for nct_id in rest:
+                yield nct_id, FetchError(f"{nct_id}: {error}", nct_id, status=getattr(error, "status", 400))
             return
         if fill_missing:
             for nct_id in ids:
@@ -342,6 +383,16 @@ class Registry:
                     except FetchError as error:
                         yield nct_id, error
 
+    def _batch_pages(self, ids: list[str], extra: dict[str, str]) -> Iterator[tuple[str, dict]]:
+        wanted, seen = set(ids), set()
+        params = {**extra, "filter.ids": ",".join(ids), "pageSize": str(BATCH_SIZE)}
+        what = f"batch of {len(ids)} trials ({_sample(ids)})" if len(ids) > 1 else ids[0]
+        for study in self._pages(self._api("/api/v2/studies"), params, what):
+            for nct_id in _study_ids(study):
+                if nct_id in wanted and nct_id not in seen:
+                    seen.add(nct_id)
+                    yield nct_id, study
+
     def _pages(self, url: str, params: dict[str, str], what: str) -> Iterator[dict]:
         token, seen = None, set()
         while True:
@@ -349,7 +400,7 @@ class Registry:
             data = self._get_json(url, params=page_params, what=what)
             studies = data.get("studies", []) if isinstance(data, dict) else None
             if not isinstance(studies, list) or not all(isinstance(study, dict) for study in studies):
-                raise FetchError(f"{what}: answer is not a page of studies (no 'studies' list)")
+                raise FetchError(f"{what}: answer is not a page of studies (no 'studies' list)", content=True)
             yield from studies
             token = data.get("nextPageToken")
             if not token:
@@ -360,16 +411,28 @@ class Registry:
 
     # -- one request -----------------------------------------------------------------------
 
+    @property
+    def _session_get(self) -> Any:
+        """The session, asked to stream bodies and leave redirects to `_get`."""
+        return _StreamingSession(self.session)
+
     def _api(self, path: str) -> str:
         return self.base_url + path
 
     def _get_json(self, url: str, *, params: dict | None = None, what: str, nct_id: str | None = None):
-        response = self._get(url, params=params, what=what, nct_id=nct_id, accept="application/json")
-        self._check_status(response, what=what, nct_id=nct_id)
-        try:
-            return json.loads(response.content)
-        except ValueError as error:  # JSONDecodeError and UnicodeDecodeError
-            raise FetchError(f"{what}: answer is not JSON: {error} ({_describe_body(response)})", nct_id) from None
+        """The answer's JSON; an answer that is not JSON (a proxy's HTML page with status 200, a
+        body cut short) is asked for once more before it is a FetchError (`content`)."""
+        problem = ""
+        for _ in range(2):
+            response = self._get(url, params=params, what=what, nct_id=nct_id, accept="application/json")
+            self._check_status(response, what=what, nct_id=nct_id)
+            try:
+                return json.loads(response.content)
+            except ValueError as error:  # JSONDecodeError and UnicodeDecodeError
+                problem = f"{error} ({_describe_body(response)})"
+            except RecursionError:
+                problem = "nested too deeply"
+        raise FetchError(f"{what}: answer is not JSON: {problem}", nct_id, content=True)
 
     def _get(
         self,
@@ -379,7 +442,20 @@ class Registry:
         what: str,
         nct_id: str | None = None,
         accept: str | None = None,
-    ) -> Any:
+        cap: int = MAX_ANSWER_BYTES,
+    ) -> Answer:
+        """One GET (retried as `_try` says), following redirects within the host asked only."""
+        for _ in range(MAX_REDIRECTS + 1):
+            answer = self._try(url, params, what, nct_id, accept, cap)
+            if answer.status_code not in REDIRECTS or not answer.headers.get("Location"):
+                return answer
+            target = urljoin(url, answer.headers["Location"])
+            if urlsplit(target).netloc != urlsplit(url).netloc:
+                raise FetchError(f"{what}: redirected to another host ({redact(target)}); not followed", nct_id)
+            url, params = target, None
+        raise FetchError(f"{what}: more than {MAX_REDIRECTS} redirects; not followed", nct_id)
+
+    def _try(self, url: str, params: dict | None, what: str, nct_id: str | None, accept: str | None, cap: int):
         """One GET, retried on 429/5xx and transport errors; a 403 asked again once through the
         browser-like TLS transport, then a FetchError; any other answer is returned."""
         headers = {"Accept": accept} if accept else None
@@ -388,7 +464,7 @@ class Registry:
         attempt = 1
         while True:
             browser = host in self.browser_hosts
-            outcome = self._send(url, params, headers, browser, what, nct_id)
+            outcome = self._send(url, params, headers, browser, what, nct_id, cap)
             if not isinstance(outcome, str) and outcome.status_code == REFUSED:
                 if not browser and self._turn_to_browser(host, what):
                     continue  # the one retry through the browser-like transport: not one of max_tries
@@ -409,21 +485,27 @@ class Registry:
                 self.progress(f"{what}: {last}; try {attempt + 1} of {self.max_tries} in {wait:.1f} s")
             self._sleep(wait)
             attempt += 1
-        where = urlsplit(url)._replace(query="", fragment="").geturl()
+        where = redact(urlsplit(url)._replace(query="", fragment="").geturl())
         raise FetchError(f"{what}: gave up after {self.max_tries} tries (GET {where}): {last}", nct_id)
 
-    def _send(self, url: str, params: dict | None, headers: dict | None, browser: bool, what: str, nct_id):
-        """One request at its politeness turn, counted: the response, or the description of a
-        transport error worth retrying (a str).  Other transport errors are a FetchError."""
+    def _send(self, url: str, params, headers, browser: bool, what: str, nct_id, cap: int) -> Answer | str:
+        """One request at its politeness turn, counted, its body read within `cap`: the answer, or
+        the description of a transport error worth retrying (a str).  Other transport errors,
+        and a body over the cap, are a FetchError."""
         self._wait_turn()
         self.requests_made += 1
         transport: Any
         if browser and self._browser is not None:
             transport, transient, failures = self._browser, self._browser.transient, self._browser.failures
         else:
-            transport, transient, failures = self.session, _TRANSIENT, (requests.RequestException,)
+            transport, transient, failures = self._session_get, _TRANSIENT, (requests.RequestException,)
+        auth = self._auth.get(urlsplit(url).netloc)
         try:
-            return transport.get(url, params=params, headers=headers, timeout=self.timeout)
+            response = transport.get(url, params=params, headers=headers, timeout=self.timeout, auth=auth)
+            try:
+                return _read(response, cap, what, nct_id)
+            finally:
+                response.close()
         except transient as error:
             return _describe_error(error, self.timeout)
         except failures as error:
@@ -491,6 +573,34 @@ class Registry:
 # -- small helpers -------------------------------------------------------------------------
 
 
+class _StreamingSession:
+    """A requests session whose GETs stream their body and do not follow redirects."""
+
+    def __init__(self, session: requests.Session):
+        self.session = session
+
+    def get(self, url: str, *, params: dict | None, headers: dict | None, timeout: float, auth=None) -> Any:
+        return self.session.get(
+            url, params=params, headers=headers, timeout=timeout, auth=auth, stream=True, allow_redirects=False
+        )
+
+
+def _read(response: Any, cap: int, what: str, nct_id: str | None) -> Answer:
+    """A streamed response's body, read whole but never past `cap` bytes."""
+    declared = response.headers.get("Content-Length")
+    too_large = FetchError(f"{what}: answer larger than {cap:,} bytes; not read", nct_id, content=True)
+    if declared and declared.isdigit() and int(declared) > cap:
+        raise too_large
+    body = bytearray()
+    # requests reads in chunks of the size asked (1 byte by default); curl_cffi chooses its own.
+    chunks = response.iter_content(_CHUNK) if isinstance(response, requests.Response) else response.iter_content()
+    for chunk in chunks:
+        body += chunk
+        if len(body) > cap:
+            raise too_large
+    return Answer(response.status_code, response.headers, bytes(body), response.reason or "", str(response.url))
+
+
 def _study_ids(study: dict) -> list[str]:
     """The study's NCT id, then its aliases (upper case)."""
     ident = (study.get("protocolSection") or {}).get("identificationModule") or {}
@@ -527,7 +637,7 @@ def _describe_body(response: Any) -> str:
 
 
 def _describe_error(error: BaseException, timeout: float) -> str:
-    text = str(error)
+    text = redact_text(str(error))
     if isinstance(error, requests.exceptions.ChunkedEncodingError):
         incomplete = re.search(r"IncompleteRead\((\d+) bytes read, (\d+) more expected\)", text)
         if incomplete:  # the connection dropped mid-body

@@ -6,7 +6,7 @@ import re
 
 from .errors import InputError
 
-_NCT = re.compile(r"^NCT\d{8}$", re.IGNORECASE)
+_NCT = re.compile(r"^NCT[0-9]{8}$", re.IGNORECASE)
 
 
 def is_nct_id(text: str) -> bool:

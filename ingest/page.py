@@ -173,11 +173,11 @@ LABEL_LESS_UNKNOWN = (
     "design.who_masked",
 )
 
-_NCT_LINE = re.compile(r"^NCT ID:?\s*(NCT\d{8})$", re.IGNORECASE)
+_NCT_LINE = re.compile(r"^NCT ID:?\s*(NCT[0-9]{8})$", re.IGNORECASE)
 _UPDATED_LINE = re.compile(r"^Last Updated:?\s*(.*)$", re.IGNORECASE)
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_ENROLLMENT = re.compile(r"^(\d+) participants?$")
-_AGE = re.compile(r"^\d+ (?:Year|Month|Week|Day|Hour|Minute)s?$")
+_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+_ENROLLMENT = re.compile(r"^([0-9]+) participants?$")
+_AGE = re.compile(r"^[0-9]+ (?:Year|Month|Week|Day|Hour|Minute)s?$")
 _HIDDEN_EMAIL = re.compile(r"^\[email\s*protected\]$")
 _ROLE_PHRASE = re.compile(r"(Participants?|Caregivers?|Investigators?|Outcomes? Assessors?)(?:\s+|$)")
 _MASKED = {

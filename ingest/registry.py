@@ -18,6 +18,7 @@ from .history import HistoryIndex, parse_index
 from .http import validate_search_params
 from .markup import normalize_history_study
 from .parse import API, HISTORY, PAGE_URL, SEARCH, Failed, Parsed, parse_bytes
+from .urls import redact
 
 
 def api_study(study: dict, ref: str) -> Parsed:
@@ -79,11 +80,12 @@ def _api_item(registry, nct_id: str, answer: dict | FetchError) -> Parsed | Fail
 def fetch_pages(registry, urls) -> Iterator[Parsed | Failed]:
     """Saved-page URLs (e.g. https://meddatax.com/clinical-trials/NCT06731192), parsed like files."""
     for url in urls:
+        shown = redact(url)  # the request uses the URL as given; what is stored or printed is redacted
         try:
             body, _ = registry.fetch_url(url)
-            parsed = parse_bytes(body, url)
+            parsed = parse_bytes(body, shown)
         except (FetchError, InputError) as error:
-            yield Failed(url, str(error), source_kind=PAGE_URL)
+            yield Failed(shown, str(error), source_kind=PAGE_URL)
             continue
         for item in parsed:
             item.fetched = True

@@ -28,7 +28,7 @@ from .errors import InputError
 from .record import STATUSES, TOP_LEVEL, empty_record, finish
 from .rows import INVALID, Invalid, PageState, Row, as_code, as_day, as_enrollment, as_phases, read_rows
 
-TITLE = re.compile(r"^Trial Outcomes & Findings for (.+) \(NCT (NCT\d{8})\)$")
+TITLE = re.compile(r"^Trial Outcomes & Findings for (.+) \(NCT (NCT[0-9]{8})\)$")
 OVERVIEW = "Results Overview"
 # Results sections, in the order a page shows them; their text is kept as results data.
 RESULTS_HEADINGS = (

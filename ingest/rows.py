@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 
 from .record import PHASES, WHO_MASKED
 
-_ENROLLMENT = re.compile(r"^(\d+) participants?$")
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_AGE = re.compile(r"^\d+ (?:Year|Month|Week|Day|Hour|Minute)s?$")
+_ENROLLMENT = re.compile(r"^([0-9]+) participants?$")
+_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+_AGE = re.compile(r"^[0-9]+ (?:Year|Month|Week|Day|Hour|Minute)s?$")
 _ROLE_PHRASE = re.compile(r"(Participants?|Caregivers?|Investigators?|Outcomes? Assessors?)(?:\s+|$)")
 _MASKED = {
     "participant": "PARTICIPANT",

@@ -17,6 +17,7 @@ from .bulk import Archive
 from .errors import InputError
 from .ids import normalize_nct_id
 from .parse import INPUT_SUFFIXES, Failed, Parsed, parse_file
+from .urls import check_http_url
 
 
 def walk(folder: Path) -> Iterator[Path]:
@@ -52,7 +53,10 @@ class Inputs:
             if path.is_dir():
                 self.files.extend((found, None) for found in walk(path))
             elif path.suffix.lower() == ".zip":
-                self.files.append((path, Archive(path)))
+                archive = Archive(path)
+                if not len(archive):
+                    raise InputError(f"{path}: holds no trial input (.txt, .html, .htm or .json members)")
+                self.files.append((path, archive))
             else:
                 self.files.append((path, parse_file(path)))
 
@@ -86,7 +90,7 @@ def split_targets(args) -> tuple[list[str], list[str], list[str]]:
         elif _SCHEME.match(arg):
             if not arg.lower().startswith(("http://", "https://")):
                 raise InputError(f"{arg}: only http and https URLs can be fetched")
-            urls.append(arg)
+            urls.append(check_http_url(arg, "page URL"))
         elif arg[:3].upper() == "NCT":
             ids.append(normalize_nct_id(arg))
         else:

@@ -31,7 +31,8 @@ on 127.0.0.1 has no TLS handshake, so the transports are told apart by what they
 Misbehaviour, for the next `times` requests whose path starts with `path` (any path if None),
 first added first used: `fail(status, times, retry_after=, body=)`, `slow(seconds, times)`,
 `cut_short(times, declare_full_length=False)` (half the body; with the full Content-Length
-declared the connection drops mid-body), `html(times)` (a 200 text/html page).
+declared the connection drops mid-body), `html(times)` (a 200 text/html page).  `poisoned`
+(a set of ids): every answer that would hold one of them is such an HTML page, every time.
 
 Seen: `hits` (Counter of paths), `log` (list of `Seen(path, params, headers)`), `seen(path)`.
 """
@@ -118,6 +119,11 @@ class RegistryServer:
         self.history_versions = dict(history_versions or {})
         self.version = version or {"apiVersion": "2.0.5", "dataTimestamp": "2026-08-11T09:00:00"}
         self.batch_drops: set[str] = set()
+        # Trials whose record the registry cannot serve: any answer holding one is an HTML page
+        # with status 200 (as a proxy's error page is), every time it is asked.
+        self.poisoned: set[str] = set()
+        self.poison_served = 0  # HTML pages served for them
+        self.endless_paths: set[str] = set()  # paths whose body never ends (no Content-Length)
         self.refuse_scripted = False
         self.hits: Counter[str] = Counter()
         self.log: list[Seen] = []
@@ -178,6 +184,10 @@ class RegistryServer:
     def html(self, times: int = 1, *, path: str | None = None) -> None:
         self._add("html", times, path)
 
+    def endless(self, path: str) -> None:
+        """`path` answers 200 with a body that never ends, until the client hangs up."""
+        self.endless_paths.add(path)
+
     def _add(self, kind: str, times: int, path: str | None, **options) -> None:
         with self._lock:
             self._faults.append(_Fault(kind, times, path, options))
@@ -230,6 +240,9 @@ class RegistryServer:
     def _single(self, nct_id: str) -> tuple[int, bytes, str, dict]:
         if not _API_ID.match(nct_id):
             return _text(400, f"Incorrect format of NCT number: {nct_id}")
+        if nct_id.upper() in self.poisoned:
+            self.poison_served += 1
+            return 200, _HTML, "text/html", {}
         if nct_id in self.studies:
             return _json(self.studies[nct_id])
         for real_id, study in self.studies.items():
@@ -245,6 +258,9 @@ class RegistryServer:
             if bad:
                 return _text(400, f"filter.ids: incorrect format of NCT number: {bad[0]}")
             wanted_set = {item.upper() for item in wanted}
+            if wanted_set & self.poisoned:
+                self.poison_served += 1
+                return 200, _HTML, "text/html", {}
             chosen = [(n, s) for n, s in chosen if n in wanted_set or wanted_set & set(_aliases(s))]
         chosen = [(n, s) for n, s in chosen if _matches(s, params)]
         try:
@@ -351,6 +367,8 @@ class _Handler(BaseHTTPRequestHandler):
         with registry._lock:
             registry.hits[parts.path] += 1
             registry.log.append(Seen(parts.path, params, dict(self.headers.items())))
+        if parts.path in registry.endless_paths:
+            return self._send_endless()
         if registry.refuse_scripted and "sec-ch-ua" not in {name.lower() for name in self.headers.keys()}:
             return self._send(403, _DENIED, "text/html", {})
         fault = registry._take_fault(parts.path)
@@ -370,6 +388,18 @@ class _Handler(BaseHTTPRequestHandler):
             length = len(body) if fault.options["declare_full_length"] else len(half)
             return self._send(status, half, content_type, headers, length)
         self._send(status, body, content_type, headers)
+
+    def _send_endless(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.end_headers()
+        chunk = b"x" * 65536
+        try:
+            while True:
+                self.wfile.write(chunk)
+        except OSError:  # the client hung up
+            pass
+        self.close_connection = True
 
     def _send(self, status: int, body: bytes, content_type: str, headers: dict, length: int | None = None) -> None:
         self.send_response(status)

@@ -349,23 +349,45 @@ def test_connection_refused_is_a_fetch_error_after_max_tries():
 # -- answers that are not JSON -------------------------------------------------------------
 
 
-def test_a_body_cut_short_is_not_json_and_not_stored(server):
-    server.cut_short()
+def test_a_body_cut_short_is_asked_once_more_then_not_json_and_not_stored(server):
+    server.cut_short(times=1)
     registry = registry_for(server)
+    assert registry.study(IDS[0]) == STUDIES[IDS[0]] and registry.requests_made == 2  # once more: served
+    server.cut_short(times=2)
     with pytest.raises(FetchError, match=rf"^{IDS[0]}: answer is not JSON: .*application/json") as caught:
         registry.study(IDS[0])
-    assert caught.value.nct_id == IDS[0]
-    assert registry.requests_made == 1
+    assert caught.value.nct_id == IDS[0] and caught.value.content
+    assert registry.requests_made == 4
 
 
 def test_html_with_200_is_not_json(server):
-    server.html()
+    server.html(times=2)
     registry = registry_for(server)
     with pytest.raises(FetchError, match=r"answer is not JSON: .*text/html.*'<!DOCTYPE html>"):
         registry.study(IDS[0])
-    server.html(path="/api/v2/studies")
+
+
+def test_a_bad_answer_for_one_trial_fails_that_trial_alone_not_its_batch(server):
+    """One record the registry cannot serve (every answer holding it is an HTML page): the batch
+    of 1,000 is asked again, then split in halves down to that trial; the others are stored."""
+    ids = sorted(synthetic_studies(1000, STUDIES[IDS[0]]))
+    server.studies.update(synthetic_studies(1000, STUDIES[IDS[0]]))
+    server.poisoned.add(ids[613])
+    registry = registry_for(server)
+    results = dict(registry.studies(ids))
+    failed = [nct_id for nct_id, answer in results.items() if isinstance(answer, FetchError)]
+    assert failed == [ids[613]] and "not JSON" in str(results[ids[613]])
+    assert sum(isinstance(answer, dict) for answer in results.values()) == 999
+    assert registry.requests_made <= 2 + 2 * 2 * 10  # each of ~10 halvings: a good half, a bad one asked twice
+
+
+def test_a_batch_the_registry_cannot_answer_at_all_is_not_split(server):
+    """A registry that is down fails the batch whole: splitting would only multiply requests."""
+    server.fail(503, times=99, path="/api/v2/studies")
+    registry = registry_for(server)
     results = dict(registry.studies(IDS))
-    assert all(isinstance(error, FetchError) and "not JSON" in str(error) for error in results.values())
+    assert all(isinstance(error, FetchError) for error in results.values())
+    assert registry.requests_made == registry.max_tries
 
 
 def test_a_connection_dropped_mid_body_is_retried(server):

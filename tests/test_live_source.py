@@ -77,19 +77,18 @@ def test_a_404_fails_that_trial_alone_and_names_it(tmp_path, server):
         ]
 
 
-def test_an_answer_that_is_not_json_stores_nothing_for_it(tmp_path, server):
-    server.html(times=1)
+def test_an_answer_that_is_not_json_is_asked_again_then_stores_nothing_for_its_trial(tmp_path, server):
+    server.html(times=1)  # once: asked again, served
     result = tw(tmp_path / "tw.db", server, "ingest", "NCT04267848", "NCT00973089")
+    assert result.exit_code == 0, result.stderr
+    server.poisoned.add("NCT00973089")  # never served: it fails, alone
+    result = tw(tmp_path / "tw2.db", server, "ingest", "NCT04267848", "NCT00973089")
     assert result.exit_code == 1
     assert "not JSON" in result.stderr
-    with sqlite3.connect(tmp_path / "tw.db") as conn:
-        assert conn.execute("select count(*) from snapshots").fetchone()[0] == 0
-        assert (
-            conn.execute("select count(*) from checks where outcome = 'failed' and error like '%not JSON%'").fetchone()[
-                0
-            ]
-            == 2
-        )
+    with sqlite3.connect(tmp_path / "tw2.db") as conn:
+        assert conn.execute("select nct_id from snapshots").fetchall() == [("NCT04267848",)]
+        failed = conn.execute("select nct_id from checks where outcome = 'failed' and error like '%not JSON%'")
+        assert failed.fetchall() == [("NCT00973089",)]
 
 
 def test_a_page_url_is_fetched_and_parsed_like_a_saved_page(tmp_path, server):

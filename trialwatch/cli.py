@@ -23,16 +23,28 @@ FORMAT_CHOICES = ("text", "json", "csv", "markdown")
 _DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
+def one_line(text: str) -> str:
+    """Text made one line: line breaks and other control characters escaped, so a file name or a
+    server's answer can never forge a second line of what trialwatch says."""
+    return "".join(f"\\x{ord(c):02x}" if c == "\x7f" else repr(c)[1:-1] if ord(c) < 32 else c for c in str(text))
+
+
 class BadInput(click.ClickException):
     """Bad usage or input: one line on stderr, exit code 2."""
 
     exit_code = 2
+
+    def __init__(self, message: str):
+        super().__init__(one_line(message))
 
 
 class WorkFailed(click.ClickException):
     """Some of the work failed (the rest was done): exit code 1."""
 
     exit_code = 1
+
+    def __init__(self, message: str):
+        super().__init__(one_line(message))
 
 
 def _usage_line(error: click.UsageError) -> BadInput:
@@ -94,6 +106,8 @@ def nct_argument(func):
 def open_store(ctx, create=False):
     from trialwatch.snapshots.store.store import Store, StoreError
 
+    if not ctx.obj["db"].strip():  # SQLite would open a temporary database that vanishes
+        raise BadInput("--db: an empty name (an unset TRIALWATCH_DB?); name the database file")
     try:
         return Store(ctx.obj["db"], create=create)
     except StoreError as error:
@@ -170,7 +184,7 @@ def progress_counter(label):
 
 
 def echo_err(message):
-    click.echo(message, err=True)
+    click.echo(one_line(message), err=True)
 
 
 @click.group(cls=Group)
