@@ -305,13 +305,18 @@ def diff(ctx, nct_id, since, categories, fmt):
 
         trialwatch diff NCT06731192 --since 2025-01-01 --format markdown
     """
-    from trialwatch.snapshots.reports.render import render_changes
+    from trialwatch.snapshots.reports.render import no_changes, render_changes
 
     since_utc = instant(since, since=True) if since is not None else None
     store = open_store(ctx)
     known_trial(store, nct_id)
     changes = store.changes([nct_id], since=since_utc, categories=categories)
-    click.echo(render_changes(changes, fmt), nl=False)
+    titles = store.reading.titles([nct_id])
+    if not changes and fmt in ("text", "markdown"):
+        filtered = bool(since_utc or categories) and bool(store.changes([nct_id]))
+        click.echo(no_changes(nct_id, titles.get(nct_id), store.history(nct_id), filtered), nl=False)
+        return
+    click.echo(render_changes(changes, fmt, titles), nl=False)
 
 
 @cli.command()
@@ -329,7 +334,8 @@ def history(ctx, nct_id, fmt):
 
     store = open_store(ctx)
     known_trial(store, nct_id)
-    click.echo(render_history(store.history(nct_id), fmt), nl=False)
+    title = store.reading.titles([nct_id]).get(nct_id)
+    click.echo(render_history(store.history(nct_id), fmt, nct_id, title), nl=False)
 
 
 @cli.command()
@@ -560,7 +566,8 @@ def changes(ctx, since, categories, severities, nct_ids, fmt):
     since_utc = instant(since, since=True) if since is not None else None
     store = open_store(ctx)
     found = store.changes(ids or None, since=since_utc, categories=categories, severities=severities, newest_first=True)
-    click.echo(render_changes(found, fmt), nl=False)
+    titles = store.reading.titles({change["nct_id"] for change in found})
+    click.echo(render_changes(found, fmt, titles), nl=False)
 
 
 @cli.command()
