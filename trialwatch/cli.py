@@ -361,6 +361,68 @@ def show(ctx, nct_id, at, fmt):
     click.echo(render_record(record, fmt), nl=False)
 
 
+def _picture_paths(output: str | None, ids: list[str]) -> list[tuple[str, str, str]]:
+    """(id, path, format) for each trial: `-o` names the file (its suffix the format); with
+    several trials each file gets the trial's id before the suffix; default NCT….svg here."""
+    import os
+
+    from trialwatch.snapshots.reports.picture import FORMATS
+
+    if output == "-":
+        if len(ids) > 1:
+            raise BadInput("-o - writes one picture to stdout: give one NCT id")
+        return [(ids[0], "-", "svg")]
+    stem, suffix = os.path.splitext(output) if output else ("", ".svg")
+    fmt = {".htm": "html"}.get(suffix.lower(), suffix.lower().lstrip("."))
+    if fmt not in FORMATS:
+        raise BadInput(f"{output}: write the picture to a .svg, .png or .html file")
+    if not output:
+        return [(nct_id, f"{nct_id}.svg", "svg") for nct_id in ids]
+    return [(nct_id, output if len(ids) == 1 else f"{stem}-{nct_id}{suffix}", fmt) for nct_id in ids]
+
+
+@cli.command()
+@click.argument("nct_ids", nargs=-1, required=True, metavar="NCT_ID...")
+@click.option(
+    "-o",
+    "--output",
+    metavar="FILE",
+    help="Where to write: FILE.svg, FILE.png or FILE.html (the picture and a link to the registry); "
+    "- for SVG on stdout. Default NCT….svg here; several trials get their id before the suffix.",
+)
+@click.pass_context
+def timeline(ctx, nct_ids, output):
+    """A picture of each trial's history: status periods, planned dates, enrollment, changes.
+
+    Time runs left to right. Status shows as coloured periods; each planned date (start,
+    primary completion, completion) as it was believed at each snapshot, estimated dashed and
+    actual solid, so a slipping date climbs like a staircase; enrollment below; then a marker
+    at each snapshot with changes, coloured by the gravest (critical red, notable orange,
+    minor grey). Drawn offline with matplotlib.
+
+    Example:
+
+        trialwatch timeline NCT06731192 -o NCT06731192.svg
+    """
+    from trialwatch.ingest.ids import normalize_nct_id
+    from trialwatch.snapshots.reports.picture import render_timeline
+
+    ids = list(dict.fromkeys(normalize_nct_id(n) for n in nct_ids))
+    targets = _picture_paths(output, ids)
+    store = open_store(ctx)
+    for nct_id in ids:
+        known_trial(store, nct_id)
+    for nct_id, path, fmt in targets:
+        data = render_timeline(store.reading, nct_id, fmt)
+        if path == "-":
+            sys.stdout.buffer.write(data)
+            sys.stdout.flush()
+            continue
+        with open(path, "wb") as out:
+            out.write(data)
+        echo_err(f"{nct_id}: timeline written to {path}")
+
+
 @cli.command()
 @click.argument("nct_ids", nargs=-1, required=True, metavar="NCT_ID...")
 @click.option(
@@ -432,6 +494,7 @@ def watch_add(ctx, nct_ids, note, query, name, backfill):
 
     Example:
 
+    \b
         trialwatch watch add NCT06731192 NCT04267848 --note "competitors" --backfill
         trialwatch watch add --search 'query.cond=Alport syndrome&filter.overallStatus=RECRUITING' --name alport
     """
