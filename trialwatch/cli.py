@@ -635,6 +635,51 @@ def changes(ctx, since, categories, severities, nct_ids, fmt):
 
 @cli.command()
 @click.option(
+    "--severity", "severities", multiple=True, type=click.Choice(SEVERITIES), help="Only these severities (repeatable)."
+)
+@click.option("--search", "search", metavar="NAME", help="The trials this saved search brought, not the watchlist.")
+@click.option("--nct", "nct_ids", multiple=True, metavar="NCT_ID", help="These trials, not the watchlist (repeatable).")
+@click.option("--all", "every_trial", is_flag=True, help="Every trial in the database, not the watchlist.")
+@click.option("--limit", default=100, show_default=True, type=click.IntRange(1), help="The newest changes at most.")
+@click.option("-o", "--output", metavar="FILE", help="Write the feed here (default: stdout).")
+@click.pass_context
+def feed(ctx, severities, search, nct_ids, every_trial, limit, output):
+    """An Atom feed of changes, newest first: of the watched trials, or of a saved search's or these.
+
+    One entry per change, its id the change's identity, so a feed reader shows a change once
+    however often the feed is rewritten. Serve the file, or subscribe to the feed Datasette
+    serves (`trialwatch serve`: each trial's page links to its own).
+
+    Example:
+
+        trialwatch feed --severity critical -o critical.atom
+    """
+    from trialwatch.ingest.ids import normalize_nct_id
+    from trialwatch.snapshots.reports.feed import Selection, render_feed
+    from trialwatch.snapshots.store.reading import UnknownSelection
+
+    if sum(map(bool, (search is not None, nct_ids, every_trial))) > 1:
+        raise BadInput("give one of --search, --nct and --all (or none: the watchlist)")
+    ids = list(dict.fromkeys(normalize_nct_id(n) for n in nct_ids))
+    store = open_store(ctx)
+    for nct_id in ids:
+        known_trial(store, nct_id)
+    selection = Selection(list(severities), search, ids, every_trial)
+    try:
+        data = render_feed(store.reading, selection, limit=limit)
+    except UnknownSelection as error:
+        raise BadInput(str(error)) from None
+    if not output:
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+        return
+    with open(output, "wb") as out:
+        out.write(data)
+    echo_err(f"{data.count(b'<entry>')} changes written to {output}")
+
+
+@cli.command()
+@click.option(
     "--host",
     default="127.0.0.1",
     show_default=True,
