@@ -8,6 +8,7 @@ prints the result.
 from __future__ import annotations
 
 import functools
+import io
 import re
 import sqlite3
 import sys
@@ -41,12 +42,26 @@ def _usage_line(error: click.UsageError) -> BadInput:
     return BadInput(f"{' '.join(error.format_message().split()).rstrip('.')} (see '{where} --help')")
 
 
+def _closed_pipe() -> click.exceptions.Exit:
+    """Output into a closed pipe (`trialwatch changes | head -1`): the reader has what it
+    wanted, so exit 0 quietly; what is still buffered goes nowhere."""
+    import os
+
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError, io.UnsupportedOperation):
+        pass  # stdout is not a file (tests capture it)
+    return click.exceptions.Exit(0)
+
+
 class Group(click.Group):
     """Turns the errors a user can cause into one clean line, never a traceback."""
 
     def make_context(self, info_name, args, parent=None, **extra):
         try:
             return super().make_context(info_name, args, parent=parent, **extra)
+        except BrokenPipeError:
+            raise _closed_pipe() from None
         except click.exceptions.NoArgsIsHelpError:
             raise
         except click.UsageError as error:
@@ -55,6 +70,8 @@ class Group(click.Group):
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
+        except BrokenPipeError:
+            raise _closed_pipe() from None
         except click.exceptions.NoArgsIsHelpError:
             raise
         except click.UsageError as error:
@@ -65,6 +82,20 @@ class Group(click.Group):
             raise WorkFailed(f"database {ctx.params.get('db')}: {error}") from None
         except OSError as error:
             raise WorkFailed(f"{error.filename or ''}: {error.strerror or error}".lstrip(": ")) from None
+
+
+class FromEnv(click.Option):
+    """An option whose bad value came from its environment variable is blamed on the variable."""
+
+    def process_value(self, ctx, value):
+        try:
+            return super().process_value(ctx, value)
+        except click.BadParameter as error:
+            source = ctx.get_parameter_source(self.name) if self.name else None
+            if source == click.core.ParameterSource.ENVIRONMENT and self.envvar:
+                message = error.format_message().split(": ", 1)[-1].rstrip(".")
+                raise BadInput(f"{self.envvar}: {message}") from None
+            raise
 
 
 def _a_number(value, ctx, param):
@@ -169,6 +200,10 @@ def progress_counter(label):
     click.echo("", err=True)
 
 
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
 def echo_err(message):
     click.echo(message, err=True)
 
@@ -192,6 +227,7 @@ def echo_err(message):
 )
 @click.option(
     "--rate",
+    cls=FromEnv,
     envvar="TRIALWATCH_RATE",
     type=click.FloatRange(min=0, min_open=True),
     default=1.0,
@@ -201,6 +237,7 @@ def echo_err(message):
 )
 @click.option(
     "--retry-wait",
+    cls=FromEnv,
     envvar="TRIALWATCH_RETRY_WAIT",
     type=click.FloatRange(min=0, max=60),
     default=1.0,
@@ -503,15 +540,17 @@ def watch_add(ctx, nct_ids, note, query, name, backfill):
     from trialwatch.snapshots.jobs.watch import watch_trials
     from trialwatch.snapshots.store.watchlist import WatchError
 
-    if bool(nct_ids) == bool(query):
-        raise BadInput("give NCT ids or --search, not both and not neither")
+    if nct_ids and query is not None:
+        raise BadInput("give NCT ids or --search, not both")
+    if not nct_ids and query is None:
+        raise BadInput("give NCT ids to watch, or --search with a ClinicalTrials.gov search")
     ids = [normalize_nct_id(n) for n in nct_ids]
-    if query:
+    if query is not None:
         parse_search(query)
     history = HistorySource(open_registry(ctx)) if backfill else None  # a bad --ctgov-url is exit 2 first
     store = open_store(ctx, create=True)
     try:
-        if query:
+        if query is not None:
             store.watchlist.add_search(query.strip(), name, backfill=backfill)
             echo_err(f"saved search {name or query.strip()!r}: its matches join the watchlist at the next run")
             return
@@ -524,7 +563,7 @@ def watch_add(ctx, nct_ids, note, query, name, backfill):
         echo_err(f"failed: {message}")
     if backfill:
         fetched = sum(len(result.fetched) for result in done.backfills)
-        echo_err(f"history: {fetched} versions fetched for {len(done.backfills)} trials")
+        echo_err(f"history: {_count(fetched, 'version')} fetched for {_count(len(done.backfills), 'trial')}")
     if done.failures:
         ctx.exit(1)
 
@@ -543,14 +582,20 @@ def watch_remove(ctx, nct_ids, name):
     from trialwatch.ingest.ids import normalize_nct_id
     from trialwatch.snapshots.store.watchlist import WatchError
 
-    if bool(nct_ids) == bool(name):
-        raise BadInput("give NCT ids or --search NAME, not both and not neither")
-    ids = [normalize_nct_id(n) for n in nct_ids]
+    if nct_ids and name is not None:
+        raise BadInput("give NCT ids or --search NAME, not both")
+    if not nct_ids and name is None:
+        raise BadInput("give the NCT ids to stop watching, or --search NAME")
+    ids = list(dict.fromkeys(normalize_nct_id(n) for n in nct_ids))
     store = open_store(ctx)
     try:
-        store.watchlist.remove_search(name) if name else store.watchlist.remove(ids)
+        store.watchlist.remove_search(name) if name is not None else store.watchlist.remove(ids)
     except WatchError as error:
         raise BadInput(str(error)) from None
+    if name is not None:
+        echo_err(f"saved search {name!r} removed; the trials it brought stay watched")
+    else:
+        echo_err(f"{_count(len(ids), 'trial')} no longer watched ({', '.join(ids)}); their snapshots stay")
 
 
 @watch.command("list")
@@ -695,7 +740,8 @@ def feed(ctx, severities, search, nct_ids, every_trial, limit, output):
 def serve(ctx, host, port, metadata_path):
     """Browse the database in Datasette, read-only: tables, views, search, canned queries.
 
-    Needs Datasette (pip install 'trialwatch[datasette]'). Ingesting while it runs is fine.
+    Needs Datasette (from the checkout: pip install '.[datasette]'). Ingesting while it runs
+    is fine. Each trial's page shows its timeline picture and links to its feed.
 
     Example:
 
@@ -710,6 +756,10 @@ def serve(ctx, host, port, metadata_path):
         echo_err(datasette.MISSING)
         ctx.exit(2)
     open_store(ctx).close()  # brings an older database to the current schema (views, search)
+    try:
+        datasette.check_port(host, port)
+    except datasette.PortBusy as error:
+        raise BadInput(str(error)) from None
     ctx.exit(datasette.serve(ctx.obj["db"], host, port))
 
 
@@ -740,7 +790,7 @@ def reparse(ctx, nct_ids):
     for error in result.errors:
         echo_err(f"failed: {error}")
     echo_err(
-        f"{result.trials} trials, {result.snapshots} snapshots reparsed, {result.records_changed} records changed, "
+        f"{_count(result.trials, 'trial')}, {_count(result.snapshots, 'snapshot')} reparsed, {_count(result.records_changed, 'record')} changed, "
         f"{len(result.errors)} failed"
     )
     if result.errors:

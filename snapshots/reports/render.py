@@ -151,10 +151,50 @@ def _dated(value) -> str | None:
     return value["date"] + (f" ({value['type'].lower()})" if value.get("type") else "")
 
 
+def _key_orders() -> dict[str, list[str]]:
+    """Each object's keys in the record model's order (ingest.record.FIELDS), by its path."""
+    from trialwatch.ingest.record import FIELDS
+
+    # Objects the model describes in words rather than by path: their keys as the parsers write them.
+    orders: dict[str, list[str]] = {
+        "lead_sponsor": ["name", "class"],
+        "collaborators[]": ["name", "class"],
+        "responsible_party": ["type", "investigator_name", "investigator_title", "investigator_affiliation"],
+        "central_contacts[]": ["name", "role", "phone", "email"],
+        "overall_officials[]": ["name", "affiliation", "role"],
+        "other_ids[]": ["id", "type", "source", "domain"],
+        "locations[]": ["facility", "city", "state", "country", "status"],
+        "references[]": ["pmid", "type", "citation"],
+        "enrollment": ["count", "type"],
+        "outcomes": ["primary", "secondary", "other"],
+        **{
+            f"outcomes.{kind}[]": ["measure", "time_frame", "description"] for kind in ("primary", "secondary", "other")
+        },
+        **{path: ["date", "type"] for path in ("start_date", "primary_completion_date", "completion_date")},
+    }
+    for path, _, _ in FIELDS:
+        parent, _, key = path.rpartition(".")
+        orders.setdefault(parent, []).append(key)
+    return orders
+
+
+def in_model_order(value, path: str = "", orders: dict | None = None):
+    """A record with its keys in the model's order, as `parse` prints it (stored records are
+    canonical JSON, keys sorted); keys the model does not list keep their place after the others."""
+    orders = _key_orders() if orders is None else orders
+    if isinstance(value, list):
+        return [in_model_order(item, f"{path}[]", orders) for item in value]
+    if not isinstance(value, dict):
+        return value
+    known = [key for key in orders.get(path, []) if key in value]
+    keys = known + [key for key in value if key not in known]
+    return {key: in_model_order(value[key], f"{path}.{key}".lstrip("."), orders) for key in keys}
+
+
 def render_record(record: dict, fmt: str) -> str:
-    """`json` is the record exactly as `parse` prints it; `text` a readable summary."""
+    """`json` is the record exactly as `parse` prints it (same keys, same order); `text` a readable summary."""
     if fmt == "json":
-        return to_json(record)
+        return to_json(in_model_order(record))
     unknown = set(record.get("unknown") or ())
 
     def shown(path, value):
@@ -198,8 +238,11 @@ def render_watchlist(trials: list[dict], searches: list[dict], fmt: str) -> str:
     """The watched trials and the saved searches."""
     if fmt == "json":
         return to_json({"trials": trials, "searches": searches})
-    if fmt == "csv":
-        return table(trials, ["nct_id", "title", "status", "note", "search", "added_utc", "last_checked_utc"], "csv")
+    if fmt == "csv":  # one table: a row per watched trial, then one per saved search (kind says which)
+        rows = [{"kind": "trial", **trial} for trial in trials]
+        rows += [{"kind": "search", "search": s["name"], "added_utc": s["added_utc"], **s} for s in searches]
+        columns = ["kind", "nct_id", "title", "status", "note", "search", "query", "added_utc", "last_checked_utc"]
+        return table(rows, [*columns, "last_run_utc", "last_match_count"], "csv")
     text = table(trials, ["nct_id", "status", "note", "search", "title"], "text")
     if searches:
         text += "\nSaved searches\n" + table(searches, ["name", "query", "last_run_utc", "last_match_count"], "text")
