@@ -158,6 +158,22 @@ class Answer:
         return self.content.decode("utf-8", "replace")
 
 
+def _like(name: str) -> str | None:
+    """The search parameter a mistyped name most likely meant, if one is alike: same case-blind
+    name, or the same group (`query.`, `filter.`…) with a name that contains or resembles it."""
+    lower = name.lower()
+    group, _, rest = lower.rpartition(".")
+    for known in sorted(SEARCH_PARAMS):
+        if known.lower() == lower:
+            return known
+    candidates = {k: k.lower().rpartition(".")[2] for k in SEARCH_PARAMS if k.lower().rpartition(".")[0] == group}
+    for known, known_rest in sorted(candidates.items()):
+        if rest and (rest in known_rest or known_rest in rest) and min(len(rest), len(known_rest)) >= 3:
+            return known
+    close = difflib.get_close_matches(rest, sorted(candidates.values()), n=1, cutoff=0.7)
+    return next((k for k, r in sorted(candidates.items()) if close and r == close[0]), None)
+
+
 def validate_search_params(params: Mapping[str, object]) -> dict[str, str]:
     """Check the names against GET /studies' parameters; return them as query-string values.
 
@@ -167,8 +183,8 @@ def validate_search_params(params: Mapping[str, object]) -> dict[str, str]:
     clean: dict[str, str] = {}
     for name, value in params.items():
         if name not in SEARCH_PARAMS:
-            close = difflib.get_close_matches(str(name), sorted(SEARCH_PARAMS), n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
+            close = _like(str(name))
+            hint = f"; did you mean {close!r}?" if close else ""
             raise InputError(f"unknown ClinicalTrials.gov search parameter {name!r}{hint}")
         clean[name] = _param_text(value)
     return clean
@@ -386,7 +402,7 @@ class Registry:
     def _batch_pages(self, ids: list[str], extra: dict[str, str]) -> Iterator[tuple[str, dict]]:
         wanted, seen = set(ids), set()
         params = {**extra, "filter.ids": ",".join(ids), "pageSize": str(BATCH_SIZE)}
-        what = f"batch of {len(ids)} trials ({_sample(ids)})" if len(ids) > 1 else ids[0]
+        what = f"batch of {len(ids)} trial{'s' if len(ids) != 1 else ''} ({_sample(ids)})"
         for study in self._pages(self._api("/api/v2/studies"), params, what):
             for nct_id in _study_ids(study):
                 if nct_id in wanted and nct_id not in seen:
@@ -486,7 +502,8 @@ class Registry:
             self._sleep(wait)
             attempt += 1
         where = redact(urlsplit(url)._replace(query="", fragment="").geturl())
-        raise FetchError(f"{what}: gave up after {self.max_tries} tries (GET {where}): {last}", nct_id)
+        shown = "" if where in what else f" (GET {where})"  # `what` may be the URL itself
+        raise FetchError(f"{what}: gave up after {self.max_tries} tries{shown}: {last}", nct_id)
 
     def _send(self, url: str, params, headers, browser: bool, what: str, nct_id, cap: int) -> Answer | str:
         """One request at its politeness turn, counted, its body read within `cap`: the answer, or

@@ -435,7 +435,7 @@ def test_watch_add_backfill_works_on_the_trials_it_names_only(tmp_path, server):
     result = tw(db, server, "watch", "add", NCT, "--backfill")
     assert result.exit_code == 0, result.output
     assert OTHER not in result.output
-    assert "history: 6 versions fetched for 1 trials" in result.stderr
+    assert "history: 6 versions fetched for 1 trial" in result.stderr
     assert {path for path in server.hits if OTHER in path} == set()
     assert query(db, "select nct_id, backfill from watchlist order by nct_id") == [(OTHER, 1), (NCT, 2)]
     server.reset()

@@ -89,7 +89,9 @@ def test_seed_then_edited_copy_gives_exactly_those_changes(db):
     assert text.index("Status") < text.index("Start date") < text.index("Enrollment") < text.index("Arm renamed")
 
     markdown = tw(db, "diff", "NCT06731192", "--format", "markdown").stdout
-    assert markdown.startswith("### NCT06731192 · 2025-03-15T08:00:00+00:00 · 5 changes")
+    assert markdown.startswith(
+        "### NCT06731192 Human Umbilical Cord Mesenchymal Stem Cells for Alport… · 2025-03-15T08:00:00+00:00 · 5 changes"
+    )
     csv_out = tw(db, "diff", "NCT06731192", "--format", "csv").stdout.splitlines()
     assert csv_out[0].startswith("nct_id,observed_at,category,severity,field") and len(csv_out) == 6
     assert (

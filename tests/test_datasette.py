@@ -290,7 +290,7 @@ def test_canned_queries(served):
     ] == [(ENROLLMENT, 162, 325, 49.8)]
     assert served.rows("enrollment_shortfalls", percent=40) == []
 
-    overdue = served.rows("overdue_for_update", as_of="2026-08-15")
+    overdue = served.rows("still_recruiting_after_primary_completion", as_of="2026-08-15")
     assert [(r["nct_id"], r["status"]) for r in overdue] == [
         ("NCT03281889", "RECRUITING"),
         ("NCT05147467", "RECRUITING"),
@@ -298,19 +298,26 @@ def test_canned_queries(served):
     ]
     assert STATUS not in {r["nct_id"] for r in overdue}  # no longer recruiting
     # A month-precision date (NCT05147467: 2024-09) passes when its month ends.
-    assert "NCT05147467" not in {r["nct_id"] for r in served.rows("overdue_for_update", as_of="2024-09-30")}
-    october = {r["nct_id"]: r for r in served.rows("overdue_for_update", as_of="2024-10-01")}
+    assert "NCT05147467" not in {
+        r["nct_id"] for r in served.rows("still_recruiting_after_primary_completion", as_of="2024-09-30")
+    }
+    october = {r["nct_id"]: r for r in served.rows("still_recruiting_after_primary_completion", as_of="2024-10-01")}
     assert october["NCT05147467"]["days_overdue"] == 1
-    assert "NCT03281889" in {r["nct_id"] for r in served.rows("overdue_for_update")}  # as of today
+    assert "NCT03281889" in {
+        r["nct_id"] for r in served.rows("still_recruiting_after_primary_completion")
+    }  # as of today
 
     timeline = served.rows("trial_timeline_of", nct_id=STATUS.lower())
-    assert [(r["status"], r["change_count"]) for r in timeline] == [("RECRUITING", 0), ("ACTIVE_NOT_RECRUITING", 2)]
-    assert "Status RECRUITING → ACTIVE_NOT_RECRUITING" in timeline[1]["changes"]
-    early = served.rows("trial_timeline_of", nct_id=EARLY)
-    assert [r["title"] for r in early] == [
-        "Continuation Booster Trial (draft title)",
-        load_studies()[EARLY]["protocolSection"]["identificationModule"]["briefTitle"],
+    assert list(timeline[0]) == ["date", "status", "enrollment", "start", "primary_completion", "completion", "changes"]
+    assert [(r["status"], r["changes"]) for r in timeline][0] == ("RECRUITING", None)
+    assert timeline[1]["changes"].splitlines() == [
+        "Status RECRUITING → ACTIVE_NOT_RECRUITING",
+        f"Keywords: added '{NEW_KEYWORD}'",
     ]
+    assert timeline[0]["date"] == timeline[0]["date"][:10] and timeline[0]["enrollment"].endswith((" est.", " actual"))
+    early = served.rows("trial_timeline_of", nct_id=EARLY)
+    title = load_studies()[EARLY]["protocolSection"]["identificationModule"]["briefTitle"]
+    assert early[1]["changes"].startswith(f"Title Continuation Booster Trial (draft title) → {title[:40]}")
 
 
 def test_full_text_search_finds_trials_by_condition_keyword_intervention_and_sponsor(served):
@@ -407,7 +414,7 @@ def test_a_browser_shows_recent_changes_and_a_trial_timeline(served, tmp_path):
 
     timeline = doms["timeline"]
     assert "Timeline of one trial" in timeline
-    assert title in timeline
+    assert title not in timeline  # not repeated on every row: the trial's page names it
     assert "ACTIVE_NOT_RECRUITING" in timeline and "RECRUITING" in timeline
     assert "Status RECRUITING → ACTIVE_NOT_RECRUITING" in timeline
 
@@ -423,7 +430,7 @@ def test_without_datasette_serve_says_how_to_get_it(tmp_path, monkeypatch):
     result = CliRunner().invoke(cli, ["--db", str(tmp_path / "tw.db"), "serve"])
     assert result.exit_code == 2
     assert result.stderr == DATASETTE_MISSING + "\n"
-    assert DATASETTE_MISSING == "trialwatch serve needs Datasette: pip install 'trialwatch[datasette]'"
+    assert DATASETTE_MISSING == "trialwatch serve needs Datasette: pip install '.[datasette]' in trialwatch's checkout"
     assert not (tmp_path / "tw.db").exists()
 
 
@@ -464,7 +471,9 @@ def test_every_table_view_and_column_a_user_sees_is_described(database):
     queries = metadata["databases"]["trialwatch"]["queries"]
     assert len(queries) >= 5
     for name, query in queries.items():
-        assert query["title"] and query["description"], name
+        description = query.get("description_html") or query.get("description")
+        assert query["title"] and description, name
+        assert "`" not in description, f"{name}: backticks show literally in Datasette"
         assert not query.get("write"), name
         assert all(f":{param}" in query["sql"] for param in query["params"]), name
 
@@ -502,3 +511,99 @@ def test_an_upgraded_database_ends_like_a_fresh_one(database, tmp_path):
     )
     for term in ("abdominoplasty", NEW_KEYWORD, "repaglinide", "cancer"):
         assert conn.execute(search, [term]).fetchall() == fresh.execute(search, [term]).fetchall() != []
+
+
+# -- trialwatch's pages: a trial's picture and links, feeds, readable pages at 1366 × 768 -------
+
+
+def test_the_picture_and_feed_routes(served):
+    with urllib.request.urlopen(served.url(f"/-/trialwatch/{DB_NAME}/{STATUS}/timeline.svg"), timeout=60) as answer:
+        assert answer.headers["Content-Type"].startswith("image/svg+xml")
+        svg = answer.read().decode()
+    assert "status-0-RECRUITING" in svg and "status-1-ACTIVE_NOT_RECRUITING" in svg and "change-0-notable" in svg
+    for path in (f"/-/trialwatch/{DB_NAME}/NCT00000001/timeline.svg", "/-/trialwatch/nodb/feed.atom"):
+        with pytest.raises(urllib.error.HTTPError) as missing:
+            urllib.request.urlopen(served.url(path), timeout=30)
+        assert missing.value.code == 404
+
+    import feedparser
+
+    def feed(**params):
+        with urllib.request.urlopen(served.url(f"/-/trialwatch/{DB_NAME}/feed.atom", **params), timeout=60) as answer:
+            assert answer.headers["Content-Type"].startswith("application/atom+xml")
+            parsed = feedparser.parse(answer.read())
+        assert not parsed.bozo and parsed.version == "atom10"
+        return parsed
+
+    notable = feed(all="1", severity="notable")
+    assert notable.feed.title == "trialwatch: notable changes of every trial"
+    assert {e.link for e in notable.entries} >= {served.url(f"/{DB_NAME}/trials/{STATUS}")}
+    assert [e.id for e in feed(all="1", severity="notable").entries] == [e.id for e in notable.entries]
+    one = feed(nct=STATUS)
+    assert len(one.entries) == 2 and all(e.title.startswith(f"{STATUS} Testing the Addition") for e in one.entries)
+    assert feed().entries == []  # the watched trials: none in this database
+    with pytest.raises(urllib.error.HTTPError) as bad:
+        urllib.request.urlopen(served.url(f"/-/trialwatch/{DB_NAME}/feed.atom", severity="grave"), timeout=30)
+    assert bad.value.code == 400
+
+
+VISIBLE = """(selector => Array.from(document.querySelectorAll(selector)).filter(e => {
+    const r = e.getBoundingClientRect();
+    return r.width > 0 && r.height > 0 && r.top >= 0 && r.bottom <= innerHeight && r.left >= 0 && r.right <= innerWidth;
+}).map(e => e.innerText || e.getAttribute('src') || e.id))"""
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed; .ci/run installs it")
+def test_at_1366_by_768_the_pages_show_what_matters_without_scrolling(served, tmp_path):
+    from browser import Browser
+
+    title = next(t for t in served.rows("trials") if t["nct_id"] == STATUS)["title"]
+    browser = Browser(tmp_path / "profile", 1366, 768)
+    try:
+
+        def look(path: str, name: str) -> None:
+            browser.open(served.url(path))
+            browser.screenshot(tmp_path / f"{name}.png")
+            assert browser.evaluate("document.documentElement.scrollWidth <= innerWidth"), f"{name} scrolls sideways"
+
+        def visible(selector: str) -> list:
+            return browser.evaluate(f"{VISIBLE}({json.dumps(selector)})")
+
+        # The trial's page: which trial, its links, and its picture, all in the first screen.
+        look(f"/{DB_NAME}/trials/{STATUS}", "trial")
+        assert visible(".trialwatch-trial h1") == [f"{STATUS}: {title}"]
+        assert {"Timeline", "Timeline picture (SVG)", "Feed of its changes (Atom)"} <= set(
+            visible(".trialwatch-links a")
+        )
+        assert browser.evaluate("document.querySelector('img.trialwatch-picture').naturalWidth") >= 900
+        top = browser.evaluate("document.querySelector('img.trialwatch-picture').getBoundingClientRect().top")
+        assert top < 300  # the picture starts in the first screen
+
+        # The picture itself, as a browser renders it.
+        look(f"/-/trialwatch/{DB_NAME}/{STATUS}/timeline.svg", "picture")
+        assert browser.evaluate("document.documentElement.tagName") == "svg"
+        assert browser.evaluate("document.getElementById('status-1-ACTIVE_NOT_RECRUITING').getBBox().width") > 100
+
+        # Its timeline: date, status, enrollment, dates and the changes, no title column, no sideways scroll.
+        look(f"/{DB_NAME}/trial_timeline_of?nct_id={STATUS}", "timeline")
+        headers = visible("table.rows-and-columns th")
+        assert headers == ["date", "status", "enrollment", "start", "primary_completion", "completion", "changes"]
+        cells = visible("table.rows-and-columns td.col-changes")
+        assert any("Status RECRUITING → ACTIVE_NOT_RECRUITING" in cell for cell in cells)
+        assert not browser.evaluate("document.body.innerText.includes('`')")
+
+        # A table page opens with rows; the column descriptions are folded, one click away.
+        look(f"/{DB_NAME}/changes", "changes")
+        first_row = "document.querySelector('table.rows-and-columns tbody tr').getBoundingClientRect().top"
+        assert browser.evaluate(first_row) < 700, "no row of changes in the first screen"
+        assert visible("details.trialwatch-columns summary") == ["What the 20 columns mean"]
+        assert not browser.evaluate("document.querySelector('details.trialwatch-columns').open")
+
+        # The home page links to where to start, in this database.
+        look("/", "home")
+        hrefs = browser.evaluate(
+            "Array.from(document.querySelectorAll('.metadata-description a')).map(a => a.pathname)"
+        )
+        assert {f"/{DB_NAME}/recent_changes", f"/{DB_NAME}/trials", f"/-/trialwatch/{DB_NAME}/feed.atom"} <= set(hrefs)
+    finally:
+        browser.close()

@@ -19,9 +19,27 @@ def test_generated_parts_of_the_readme_are_current():
     assert result.returncode == 0, "README.md is out of date: run `cog -r README.md`\n" + result.stdout + result.stderr
 
 
+def _commands():
+    for name, command in cli.commands.items():
+        yield [name]
+        yield from ([name, sub] for sub in getattr(command, "commands", {}))
+
+
 def test_every_command_has_help_with_an_example_and_is_in_the_readme():
-    for name, _command in cli.commands.items():
-        result = CliRunner().invoke(cli, [name, "--help"])
-        assert result.exit_code == 0, name
-        assert "Example:" in result.output, f"{name} --help has no example"
-        assert f"trialwatch {name}" in README, f"{name} is not in the README"
+    found = list(_commands())
+    assert ["watch", "add"] in found and ["timeline"] in found
+    for words in found:
+        result = CliRunner().invoke(cli, [*words, "--help"])
+        assert result.exit_code == 0, words
+        assert "Example:" in result.output, f"{' '.join(words)} --help has no example"
+        assert f"### trialwatch {' '.join(words)}\n" in README, f"{' '.join(words)} has no help in the README"
+
+
+def test_examples_stay_one_per_line():
+    """Click rewraps paragraphs: two examples must not run together into one line."""
+    result = CliRunner().invoke(cli, ["watch", "add", "--help"], terminal_width=100)
+    lines = [line.strip() for line in result.output.splitlines() if line.strip().startswith("trialwatch watch add")]
+    assert lines == [
+        'trialwatch watch add NCT06731192 NCT04267848 --note "competitors" --backfill',
+        "trialwatch watch add --search 'query.cond=Alport syndrome&filter.overallStatus=RECRUITING' --name alport",
+    ]

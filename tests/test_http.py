@@ -339,9 +339,7 @@ def test_one_slow_answer_then_success(server):
 
 def test_connection_refused_is_a_fetch_error_after_max_tries():
     registry = Registry(f"http://127.0.0.1:{closed_port()}", rate=None, backoff=0.01, max_tries=3, timeout=2)
-    with pytest.raises(
-        FetchError, match=r"gave up after 3 tries .*connection failed: \[Errno \d+\] Connection refused"
-    ):
+    with pytest.raises(FetchError, match=r"gave up after 3 tries.*connection failed: \[Errno \d+\] Connection refused"):
         registry.version()
     assert registry.requests_made == 3
 

@@ -181,7 +181,10 @@ def test_the_text_report(tmp_path):
         edit(server.studies["NCT04267848"], overallStatus="TERMINATED", whyStopped="Sponsor decision")
         server.version = {"apiVersion": "2.0.5", "dataTimestamp": "2025-06-02T09:00:00"}
         out = tw(db, server, "run").stdout
-        assert "Changes\n  NCT04267848\n    critical  Status RECRUITING → TERMINATED" in out
+        assert (
+            "Changes\n  NCT04267848 Testing the Addition of a Type of Drug Called Immunotherapy…\n"
+            "    critical  Status RECRUITING → TERMINATED"
+        ) in out
         markdown = tw(db, server, "run", "--force", "--format", "markdown").stdout
         assert markdown == ""  # forced, but nothing new since
 

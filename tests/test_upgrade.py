@@ -93,7 +93,7 @@ def test_reparse_after_the_parser_learned_a_field_shows_no_false_change(tmp_path
     # Without reparse, today's parser would report the fields it learned as changes.
     result = tw(db, "reparse")
     assert result.exit_code == 0, result.output
-    assert "1 trials, 1 snapshots reparsed, 1 records changed, 0 failed" in result.stderr
+    assert "1 trial, 1 snapshot reparsed, 1 record changed, 0 failed" in result.stderr
     assert json.loads(tw(db, "show", "NCT06731192", "--format", "json").stdout) == parse_file(SEED)[0].record
 
     result = tw(db, "ingest", SEED)

@@ -8,6 +8,7 @@ prints the result.
 from __future__ import annotations
 
 import functools
+import io
 import re
 import sqlite3
 import sys
@@ -53,12 +54,26 @@ def _usage_line(error: click.UsageError) -> BadInput:
     return BadInput(f"{' '.join(error.format_message().split()).rstrip('.')} (see '{where} --help')")
 
 
+def _closed_pipe() -> click.exceptions.Exit:
+    """Output into a closed pipe (`trialwatch changes | head -1`): the reader has what it
+    wanted, so exit 0 quietly; what is still buffered goes nowhere."""
+    import os
+
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError, io.UnsupportedOperation):
+        pass  # stdout is not a file (tests capture it)
+    return click.exceptions.Exit(0)
+
+
 class Group(click.Group):
     """Turns the errors a user can cause into one clean line, never a traceback."""
 
     def make_context(self, info_name, args, parent=None, **extra):
         try:
             return super().make_context(info_name, args, parent=parent, **extra)
+        except BrokenPipeError:
+            raise _closed_pipe() from None
         except click.exceptions.NoArgsIsHelpError:
             raise
         except click.UsageError as error:
@@ -67,6 +82,8 @@ class Group(click.Group):
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
+        except BrokenPipeError:
+            raise _closed_pipe() from None
         except click.exceptions.NoArgsIsHelpError:
             raise
         except click.UsageError as error:
@@ -77,6 +94,20 @@ class Group(click.Group):
             raise WorkFailed(f"database {ctx.params.get('db')}: {error}") from None
         except OSError as error:
             raise WorkFailed(f"{error.filename or ''}: {error.strerror or error}".lstrip(": ")) from None
+
+
+class FromEnv(click.Option):
+    """An option whose bad value came from its environment variable is blamed on the variable."""
+
+    def process_value(self, ctx, value):
+        try:
+            return super().process_value(ctx, value)
+        except click.BadParameter as error:
+            source = ctx.get_parameter_source(self.name) if self.name else None
+            if source == click.core.ParameterSource.ENVIRONMENT and self.envvar:
+                message = error.format_message().split(": ", 1)[-1].rstrip(".")
+                raise BadInput(f"{self.envvar}: {message}") from None
+            raise
 
 
 def _a_number(value, ctx, param):
@@ -183,6 +214,10 @@ def progress_counter(label):
     click.echo("", err=True)
 
 
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
 def echo_err(message):
     click.echo(one_line(message), err=True)
 
@@ -206,6 +241,7 @@ def echo_err(message):
 )
 @click.option(
     "--rate",
+    cls=FromEnv,
     envvar="TRIALWATCH_RATE",
     type=click.FloatRange(min=0, min_open=True),
     default=1.0,
@@ -215,6 +251,7 @@ def echo_err(message):
 )
 @click.option(
     "--retry-wait",
+    cls=FromEnv,
     envvar="TRIALWATCH_RETRY_WAIT",
     type=click.FloatRange(min=0, max=60),
     default=1.0,
@@ -319,13 +356,18 @@ def diff(ctx, nct_id, since, categories, fmt):
 
         trialwatch diff NCT06731192 --since 2025-01-01 --format markdown
     """
-    from trialwatch.snapshots.reports.render import render_changes
+    from trialwatch.snapshots.reports.render import no_changes, render_changes
 
     since_utc = instant(since, since=True) if since is not None else None
     store = open_store(ctx)
     known_trial(store, nct_id)
     changes = store.changes([nct_id], since=since_utc, categories=categories)
-    click.echo(render_changes(changes, fmt), nl=False)
+    titles = store.reading.titles([nct_id])
+    if not changes and fmt in ("text", "markdown"):
+        filtered = bool(since_utc or categories) and bool(store.changes([nct_id]))
+        click.echo(no_changes(nct_id, titles.get(nct_id), store.history(nct_id), filtered), nl=False)
+        return
+    click.echo(render_changes(changes, fmt, titles), nl=False)
 
 
 @cli.command()
@@ -343,7 +385,8 @@ def history(ctx, nct_id, fmt):
 
     store = open_store(ctx)
     known_trial(store, nct_id)
-    click.echo(render_history(store.history(nct_id), fmt), nl=False)
+    title = store.reading.titles([nct_id]).get(nct_id)
+    click.echo(render_history(store.history(nct_id), fmt, nct_id, title), nl=False)
 
 
 @cli.command()
@@ -367,6 +410,68 @@ def show(ctx, nct_id, at, fmt):
     if record is None:
         raise BadInput(f"{nct_id}: no snapshot at or before {at_utc}")
     click.echo(render_record(record, fmt), nl=False)
+
+
+def _picture_paths(output: str | None, ids: list[str]) -> list[tuple[str, str, str]]:
+    """(id, path, format) for each trial: `-o` names the file (its suffix the format); with
+    several trials each file gets the trial's id before the suffix; default NCT….svg here."""
+    import os
+
+    from trialwatch.snapshots.reports.picture import FORMATS
+
+    if output == "-":
+        if len(ids) > 1:
+            raise BadInput("-o - writes one picture to stdout: give one NCT id")
+        return [(ids[0], "-", "svg")]
+    stem, suffix = os.path.splitext(output) if output else ("", ".svg")
+    fmt = {".htm": "html"}.get(suffix.lower(), suffix.lower().lstrip("."))
+    if fmt not in FORMATS:
+        raise BadInput(f"{output}: write the picture to a .svg, .png or .html file")
+    if not output:
+        return [(nct_id, f"{nct_id}.svg", "svg") for nct_id in ids]
+    return [(nct_id, output if len(ids) == 1 else f"{stem}-{nct_id}{suffix}", fmt) for nct_id in ids]
+
+
+@cli.command()
+@click.argument("nct_ids", nargs=-1, required=True, metavar="NCT_ID...")
+@click.option(
+    "-o",
+    "--output",
+    metavar="FILE",
+    help="Where to write: FILE.svg, FILE.png or FILE.html (the picture and a link to the registry); "
+    "- for SVG on stdout. Default NCT….svg here; several trials get their id before the suffix.",
+)
+@click.pass_context
+def timeline(ctx, nct_ids, output):
+    """A picture of each trial's history: status periods, planned dates, enrollment, changes.
+
+    Time runs left to right. Status shows as coloured periods; each planned date (start,
+    primary completion, completion) as it was believed at each snapshot, estimated dashed and
+    actual solid, so a slipping date climbs like a staircase; enrollment below; then a marker
+    at each snapshot with changes, coloured by the gravest (critical red, notable orange,
+    minor grey). Drawn offline with matplotlib.
+
+    Example:
+
+        trialwatch timeline NCT06731192 -o NCT06731192.svg
+    """
+    from trialwatch.ingest.ids import normalize_nct_id
+    from trialwatch.snapshots.reports.picture import render_timeline
+
+    ids = list(dict.fromkeys(normalize_nct_id(n) for n in nct_ids))
+    targets = _picture_paths(output, ids)
+    store = open_store(ctx)
+    for nct_id in ids:
+        known_trial(store, nct_id)
+    for nct_id, path, fmt in targets:
+        data = render_timeline(store.reading, nct_id, fmt)
+        if path == "-":
+            sys.stdout.buffer.write(data)
+            sys.stdout.flush()
+            continue
+        with open(path, "wb") as out:
+            out.write(data)
+        echo_err(f"{nct_id}: timeline written to {path}")
 
 
 @cli.command()
@@ -440,6 +545,7 @@ def watch_add(ctx, nct_ids, note, query, name, backfill):
 
     Example:
 
+    \b
         trialwatch watch add NCT06731192 NCT04267848 --note "competitors" --backfill
         trialwatch watch add --search 'query.cond=Alport syndrome&filter.overallStatus=RECRUITING' --name alport
     """
@@ -448,15 +554,17 @@ def watch_add(ctx, nct_ids, note, query, name, backfill):
     from trialwatch.snapshots.jobs.watch import watch_trials
     from trialwatch.snapshots.store.watchlist import WatchError
 
-    if bool(nct_ids) == bool(query):
-        raise BadInput("give NCT ids or --search, not both and not neither")
+    if nct_ids and query is not None:
+        raise BadInput("give NCT ids or --search, not both")
+    if not nct_ids and query is None:
+        raise BadInput("give NCT ids to watch, or --search with a ClinicalTrials.gov search")
     ids = [normalize_nct_id(n) for n in nct_ids]
-    if query:
+    if query is not None:
         parse_search(query)
     history = HistorySource(open_registry(ctx)) if backfill else None  # a bad --ctgov-url is exit 2 first
     store = open_store(ctx, create=True)
     try:
-        if query:
+        if query is not None:
             store.watchlist.add_search(query.strip(), name, backfill=backfill)
             echo_err(f"saved search {name or query.strip()!r}: its matches join the watchlist at the next run")
             return
@@ -469,7 +577,7 @@ def watch_add(ctx, nct_ids, note, query, name, backfill):
         echo_err(f"failed: {message}")
     if backfill:
         fetched = sum(len(result.fetched) for result in done.backfills)
-        echo_err(f"history: {fetched} versions fetched for {len(done.backfills)} trials")
+        echo_err(f"history: {_count(fetched, 'version')} fetched for {_count(len(done.backfills), 'trial')}")
     if done.failures:
         ctx.exit(1)
 
@@ -488,14 +596,20 @@ def watch_remove(ctx, nct_ids, name):
     from trialwatch.ingest.ids import normalize_nct_id
     from trialwatch.snapshots.store.watchlist import WatchError
 
-    if bool(nct_ids) == bool(name):
-        raise BadInput("give NCT ids or --search NAME, not both and not neither")
-    ids = [normalize_nct_id(n) for n in nct_ids]
+    if nct_ids and name is not None:
+        raise BadInput("give NCT ids or --search NAME, not both")
+    if not nct_ids and name is None:
+        raise BadInput("give the NCT ids to stop watching, or --search NAME")
+    ids = list(dict.fromkeys(normalize_nct_id(n) for n in nct_ids))
     store = open_store(ctx)
     try:
-        store.watchlist.remove_search(name) if name else store.watchlist.remove(ids)
+        store.watchlist.remove_search(name) if name is not None else store.watchlist.remove(ids)
     except WatchError as error:
         raise BadInput(str(error)) from None
+    if name is not None:
+        echo_err(f"saved search {name!r} removed; the trials it brought stay watched")
+    else:
+        echo_err(f"{_count(len(ids), 'trial')} no longer watched ({', '.join(ids)}); their snapshots stay")
 
 
 @watch.command("list")
@@ -574,7 +688,53 @@ def changes(ctx, since, categories, severities, nct_ids, fmt):
     since_utc = instant(since, since=True) if since is not None else None
     store = open_store(ctx)
     found = store.changes(ids or None, since=since_utc, categories=categories, severities=severities, newest_first=True)
-    click.echo(render_changes(found, fmt), nl=False)
+    titles = store.reading.titles({change["nct_id"] for change in found})
+    click.echo(render_changes(found, fmt, titles), nl=False)
+
+
+@cli.command()
+@click.option(
+    "--severity", "severities", multiple=True, type=click.Choice(SEVERITIES), help="Only these severities (repeatable)."
+)
+@click.option("--search", "search", metavar="NAME", help="The trials this saved search brought, not the watchlist.")
+@click.option("--nct", "nct_ids", multiple=True, metavar="NCT_ID", help="These trials, not the watchlist (repeatable).")
+@click.option("--all", "every_trial", is_flag=True, help="Every trial in the database, not the watchlist.")
+@click.option("--limit", default=100, show_default=True, type=click.IntRange(1), help="The newest changes at most.")
+@click.option("-o", "--output", metavar="FILE", help="Write the feed here (default: stdout).")
+@click.pass_context
+def feed(ctx, severities, search, nct_ids, every_trial, limit, output):
+    """An Atom feed of changes, newest first: of the watched trials, or of a saved search's or these.
+
+    One entry per change, its id the change's identity, so a feed reader shows a change once
+    however often the feed is rewritten. Serve the file, or subscribe to the feed Datasette
+    serves (`trialwatch serve`: each trial's page links to its own).
+
+    Example:
+
+        trialwatch feed --severity critical -o critical.atom
+    """
+    from trialwatch.ingest.ids import normalize_nct_id
+    from trialwatch.snapshots.reports.feed import Selection, render_feed
+    from trialwatch.snapshots.store.reading import UnknownSelection
+
+    if sum(map(bool, (search is not None, nct_ids, every_trial))) > 1:
+        raise BadInput("give one of --search, --nct and --all (or none: the watchlist)")
+    ids = list(dict.fromkeys(normalize_nct_id(n) for n in nct_ids))
+    store = open_store(ctx)
+    for nct_id in ids:
+        known_trial(store, nct_id)
+    selection = Selection(list(severities), search, ids, every_trial)
+    try:
+        data = render_feed(store.reading, selection, limit=limit)
+    except UnknownSelection as error:
+        raise BadInput(str(error)) from None
+    if not output:
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+        return
+    with open(output, "wb") as out:
+        out.write(data)
+    echo_err(f"{data.count(b'<entry>')} changes written to {output}")
 
 
 @cli.command()
@@ -594,7 +754,8 @@ def changes(ctx, since, categories, severities, nct_ids, fmt):
 def serve(ctx, host, port, metadata_path):
     """Browse the database in Datasette, read-only: tables, views, search, canned queries.
 
-    Needs Datasette (pip install 'trialwatch[datasette]'). Ingesting while it runs is fine.
+    Needs Datasette (from the checkout: pip install '.[datasette]'). Ingesting while it runs
+    is fine. Each trial's page shows its timeline picture and links to its feed.
 
     Example:
 
@@ -609,6 +770,10 @@ def serve(ctx, host, port, metadata_path):
         echo_err(datasette.MISSING)
         ctx.exit(2)
     open_store(ctx).close()  # brings an older database to the current schema (views, search)
+    try:
+        datasette.check_port(host, port)
+    except datasette.PortBusy as error:
+        raise BadInput(str(error)) from None
     ctx.exit(datasette.serve(ctx.obj["db"], host, port))
 
 
@@ -639,7 +804,7 @@ def reparse(ctx, nct_ids):
     for error in result.errors:
         echo_err(f"failed: {error}")
     echo_err(
-        f"{result.trials} trials, {result.snapshots} snapshots reparsed, {result.records_changed} records changed, "
+        f"{_count(result.trials, 'trial')}, {_count(result.snapshots, 'snapshot')} reparsed, {_count(result.records_changed, 'record')} changed, "
         f"{len(result.errors)} failed"
     )
     if result.errors:

@@ -17,7 +17,7 @@ import sys
 import tempfile
 
 SHIPPED_NAME = "trialwatch"  # the database name metadata.yml is written for
-MISSING = "trialwatch serve needs Datasette: pip install 'trialwatch[datasette]'"
+MISSING = "trialwatch serve needs Datasette: pip install '.[datasette]' in trialwatch's checkout"
 
 
 def metadata_path() -> str:
@@ -37,7 +37,32 @@ def metadata_for(db_path: str) -> dict:
         metadata = yaml.safe_load(text)
     name = os.path.splitext(os.path.basename(db_path))[0]
     metadata["databases"] = {name: metadata["databases"][SHIPPED_NAME]}
+    home = f"/{SHIPPED_NAME}/"  # the home page's links name the database
+    text = metadata.get("description_html", "").replace(f"/-/trialwatch{home}", f"/-/trialwatch/{name}/")
+    metadata["description_html"] = text.replace(f'href="{home}', f'href="/{name}/')
     return metadata
+
+
+class PortBusy(Exception):
+    """The address to listen on is taken (or not this machine's)."""
+
+
+def check_port(host: str, port: int) -> None:
+    """Fail before Datasette starts (and prints a traceback-like log) when it could not listen."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as error:
+        raise PortBusy(f"cannot listen on {host}: {error.strerror}") from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as error:
+            reason = "is in use" if error.errno == 98 else f"cannot be used ({error.strerror})"
+            raise PortBusy(f"port {port} on {host} {reason}: give another with --port") from None
 
 
 def serve(db_path: str, host: str, port: int) -> int:
@@ -58,6 +83,10 @@ def serve(db_path: str, host: str, port: int) -> int:
             host,
             "--port",
             str(port),
+            # Pages open with their data: no line of suggested facets above every table.
+            "--setting",
+            "suggest_facets",
+            "off",
         ]
         process = subprocess.Popen(command)
         signal.signal(signal.SIGTERM, lambda *_: process.terminate())

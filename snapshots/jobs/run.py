@@ -73,6 +73,7 @@ class RunReport:
     failures: list[dict] = field(default_factory=list)
     backfilled: dict[str, int] = field(default_factory=dict)
     warnings: int = 0
+    titles: dict[str, str] = field(default_factory=dict)  # the changed trials' titles, for the report
 
     @property
     def exit_status(self) -> int:
@@ -262,6 +263,7 @@ def _save_absent(store, report, nct_id: str, ref: str) -> None:
 def _finish(store, source, report) -> RunReport:
     report.finished_utc = now_utc()
     report.requests = getattr(source, "requests_made", 0)
+    report.titles = store.reading.titles({change["nct_id"] for change in report.changes})
     store.runs.finish(
         report.run_id,
         finished_utc=report.finished_utc,

@@ -11,6 +11,7 @@ from tabulate import tabulate
 
 from trialwatch.snapshots.changes.diff import CHANGE_KEYS
 from trialwatch.snapshots.changes.known import covers
+from trialwatch.snapshots.reports.words import as_markdown, as_text, details, labelled, short_title, trial_name
 
 FORMATS = ("text", "json", "csv", "markdown")
 
@@ -51,22 +52,50 @@ def _groups(changes: list[dict]):
     return groupby(changes, key=lambda c: (c["nct_id"], c["observed_at"]))
 
 
-def render_changes(changes: list[dict], fmt: str) -> str:
-    """Changes grouped by trial and snapshot, in the order given (callers sort)."""
+def detail_lines(change: dict, markdown: bool, indent: str) -> list[str]:
+    """A change of text shown old → new under its summary: `[-old-]{+new+}` in text,
+    ~~old~~ **new** in Markdown."""
+    shown = as_markdown if markdown else as_text
+    return [f"{indent}{labelled(detail, shown(detail.segments))}" for detail in details(change)]
+
+
+def change_json(change: dict, titles: dict | None) -> dict:
+    """A change as JSON: the keys of diff.CHANGE_KEYS, with the trial's title after its id."""
+    out = {k: change.get(k) for k in ("snapshot_id", *CHANGE_KEYS) if k in change}
+    if titles is not None:
+        out = {
+            **{k: out[k] for k in ("snapshot_id", "nct_id") if k in out},
+            "title": titles.get(change["nct_id"]),
+            **out,
+        }
+    return out
+
+
+def render_changes(changes: list[dict], fmt: str, titles: dict | None = None) -> str:
+    """Changes grouped by trial and snapshot, in the order given (callers sort); each trial named
+    by id and short title (`titles`: id → title), changed texts shown old → new."""
     if fmt == "json":
-        return to_json([{k: c.get(k) for k in ("snapshot_id", *CHANGE_KEYS) if k in c} for c in changes])
+        return to_json([change_json(c, titles) for c in changes])
     if fmt == "csv":
-        return table(changes, list(CHANGE_KEYS), "csv")
+        columns = list(CHANGE_KEYS)
+        if titles is not None:
+            columns.append("title")  # last: the columns before it keep their places
+            changes = [{**c, "title": titles.get(c["nct_id"])} for c in changes]
+        return table(changes, columns, "csv")
     lines = []
     for (nct_id, observed_at), group in _groups(changes):
         group = list(group)
-        heading = f"{nct_id} · {observed_at} · {len(group)} change{'s' if len(group) != 1 else ''}"
+        heading = f"{trial_name(nct_id, titles)} · {observed_at} · {len(group)} change{'s' if len(group) != 1 else ''}"
         if fmt == "markdown":
             lines.append(f"### {heading}\n")
-            lines += [f"- **{c['severity']}** · {c['category']} · {c['summary']}" for c in group]
+            for c in group:
+                lines.append(f"- **{c['severity']}** · {c['category']} · {c['summary']}")
+                lines += detail_lines(c, True, "  - ")
         else:
             lines.append(heading)
-            lines += [f"  {c['severity']:<8}  {c['category']:<13} {c['summary']}" for c in group]
+            for c in group:
+                lines.append(f"  {c['severity']:<8}  {c['category']:<13} {c['summary']}")
+                lines += detail_lines(c, False, " " * 26)
         lines.append("")
     return "\n".join(lines)
 
@@ -74,7 +103,8 @@ def render_changes(changes: list[dict], fmt: str) -> str:
 HISTORY_COLUMNS = ["observed_at", "last_updated", "source", "status", "enrollment", "changes"]
 
 
-def render_history(entries: list[dict], fmt: str) -> str:
+def render_history(entries: list[dict], fmt: str, nct_id: str | None = None, title: str | None = None) -> str:
+    """One row per snapshot; in text, under a line naming the trial by id and title."""
     if fmt == "json":
         return to_json(entries)
     rows = []
@@ -99,7 +129,20 @@ def render_history(entries: list[dict], fmt: str) -> str:
                 "changes": entry.get("change_count"),
             }
         )
-    return table(rows, HISTORY_COLUMNS, fmt)
+    heading = ""
+    if nct_id and fmt == "text":
+        heading = f"{nct_id}  {' '.join((title or '').split())}".rstrip() + "\n\n"
+    return heading + table(rows, HISTORY_COLUMNS, fmt)
+
+
+def no_changes(nct_id: str, title: str | None, entries: list[dict], filtered: bool) -> str:
+    """What `diff` says when it has no change to show: how many snapshots since when, so a trial
+    seen once reads as such rather than as an empty answer."""
+    count = len(entries)
+    since = entries[0]["observed_at"][:10] if entries else "?"
+    seen = f"{count} snapshot{'s' if count != 1 else ''} since {since}"
+    news = "no changes match" if filtered else "no changes yet"
+    return f"{trial_name(nct_id, {nct_id: title} if title else None)}: {seen}; {news}\n"
 
 
 def _dated(value) -> str | None:
@@ -108,10 +151,50 @@ def _dated(value) -> str | None:
     return value["date"] + (f" ({value['type'].lower()})" if value.get("type") else "")
 
 
+def _key_orders() -> dict[str, list[str]]:
+    """Each object's keys in the record model's order (ingest.record.FIELDS), by its path."""
+    from trialwatch.ingest.record import FIELDS
+
+    # Objects the model describes in words rather than by path: their keys as the parsers write them.
+    orders: dict[str, list[str]] = {
+        "lead_sponsor": ["name", "class"],
+        "collaborators[]": ["name", "class"],
+        "responsible_party": ["type", "investigator_name", "investigator_title", "investigator_affiliation"],
+        "central_contacts[]": ["name", "role", "phone", "email"],
+        "overall_officials[]": ["name", "affiliation", "role"],
+        "other_ids[]": ["id", "type", "source", "domain"],
+        "locations[]": ["facility", "city", "state", "country", "status"],
+        "references[]": ["pmid", "type", "citation"],
+        "enrollment": ["count", "type"],
+        "outcomes": ["primary", "secondary", "other"],
+        **{
+            f"outcomes.{kind}[]": ["measure", "time_frame", "description"] for kind in ("primary", "secondary", "other")
+        },
+        **{path: ["date", "type"] for path in ("start_date", "primary_completion_date", "completion_date")},
+    }
+    for path, _, _ in FIELDS:
+        parent, _, key = path.rpartition(".")
+        orders.setdefault(parent, []).append(key)
+    return orders
+
+
+def in_model_order(value, path: str = "", orders: dict | None = None):
+    """A record with its keys in the model's order, as `parse` prints it (stored records are
+    canonical JSON, keys sorted); keys the model does not list keep their place after the others."""
+    orders = _key_orders() if orders is None else orders
+    if isinstance(value, list):
+        return [in_model_order(item, f"{path}[]", orders) for item in value]
+    if not isinstance(value, dict):
+        return value
+    known = [key for key in orders.get(path, []) if key in value]
+    keys = known + [key for key in value if key not in known]
+    return {key: in_model_order(value[key], f"{path}.{key}".lstrip("."), orders) for key in keys}
+
+
 def render_record(record: dict, fmt: str) -> str:
-    """`json` is the record exactly as `parse` prints it; `text` a readable summary."""
+    """`json` is the record exactly as `parse` prints it (same keys, same order); `text` a readable summary."""
     if fmt == "json":
-        return to_json(record)
+        return to_json(in_model_order(record))
     unknown = set(record.get("unknown") or ())
 
     def shown(path, value):
@@ -155,8 +238,11 @@ def render_watchlist(trials: list[dict], searches: list[dict], fmt: str) -> str:
     """The watched trials and the saved searches."""
     if fmt == "json":
         return to_json({"trials": trials, "searches": searches})
-    if fmt == "csv":
-        return table(trials, ["nct_id", "title", "status", "note", "search", "added_utc", "last_checked_utc"], "csv")
+    if fmt == "csv":  # one table: a row per watched trial, then one per saved search (kind says which)
+        rows = [{"kind": "trial", **trial} for trial in trials]
+        rows += [{"kind": "search", "search": s["name"], "added_utc": s["added_utc"], **s} for s in searches]
+        columns = ["kind", "nct_id", "title", "status", "note", "search", "query", "added_utc", "last_checked_utc"]
+        return table(rows, [*columns, "last_run_utc", "last_match_count"], "csv")
     text = table(trials, ["nct_id", "status", "note", "search", "title"], "text")
     if searches:
         text += "\nSaved searches\n" + table(searches, ["name", "query", "last_run_utc", "last_match_count"], "text")
@@ -188,11 +274,12 @@ def render_run(report, fmt: str) -> str:
         return ""
     changes = news_order(report.changes)
     if fmt == "json":
+        titles = getattr(report, "titles", None) or {}
         return to_json(
             {
                 "run": {name: getattr(report, name) for name in RUN_FIGURES},
                 "new_trials": report.new_trials,
-                "changes": changes,
+                "changes": [change_json(change, titles) for change in changes],
                 "backfilled": [{"nct_id": n, "versions": count} for n, count in sorted(report.backfilled.items())],
                 "failures": report.failures,
             }
@@ -218,7 +305,10 @@ def _run_new_trials(report, changes, markdown) -> list[str]:
     bullet = "- " if markdown else "  "
     return [
         _heading("New trials", markdown),
-        *(f"{bullet}{t['nct_id']}  {t['title']} ({t['status']}; matches {t['search']!r})" for t in report.new_trials),
+        *(
+            f"{bullet}{t['nct_id']} {short_title(t['title'])} ({t['status']}; matches {t['search']!r})"
+            for t in report.new_trials
+        ),
         "",
     ]
 
@@ -227,13 +317,17 @@ def _run_changes(report, changes, markdown) -> list[str]:
     if not changes:
         return []
     lines = [_heading("Changes", markdown)]
+    titles = getattr(report, "titles", None) or {}
     for nct_id, group in groupby(changes, key=lambda c: c["nct_id"]):
-        lines.append(f"### {nct_id}" if markdown else f"  {nct_id}")
+        name = trial_name(nct_id, titles)
+        lines.append(f"### {name}" if markdown else f"  {name}")
         for change in group:
             if markdown:
                 lines.append(f"- **{change['severity']}** · {change['summary']}")
+                lines += detail_lines(change, True, "  - ")
             else:
                 lines.append(f"    {change['severity']:<8}  {change['summary']}")
+                lines += detail_lines(change, False, " " * 14)
     return [*lines, ""]
 
 

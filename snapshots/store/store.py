@@ -25,6 +25,7 @@ from trialwatch.snapshots.changes.known import as_record, fingerprint, start
 from trialwatch.snapshots.store.history import RegistryHistory
 from trialwatch.snapshots.store.migrations import migrate
 from trialwatch.snapshots.store.outcomes import CHANGED, FAILED, NEW, UNCHANGED
+from trialwatch.snapshots.store.reading import Reading
 from trialwatch.snapshots.store.runs import RunLog
 from trialwatch.snapshots.store.timeline import (
     JSON_CHANGE_COLUMNS,
@@ -160,6 +161,7 @@ class Store:
             self.timelines = Timelines(self.db, self._compress)
             # The registry's history index (not `history`: that is the trial's snapshots, below).
             self.registry_history = RegistryHistory(self.db)
+            self.reading = Reading(self.db.conn)  # what reports, pictures and feeds read
         except sqlite3.DatabaseError as error:
             not_a_database = "not a database" in str(error) or "encrypted" in str(error)
             raise StoreError(f"{self.path}: cannot open the database ({error})", bad_input=not_a_database) from None
