@@ -22,6 +22,7 @@ from trialwatch.ingest.record import canonical_json
 from trialwatch.snapshots.changes.dates import now_utc
 from trialwatch.snapshots.changes.diff import sort_key
 from trialwatch.snapshots.changes.known import as_record, fingerprint, start
+from trialwatch.snapshots.store.findings import FindingsTable
 from trialwatch.snapshots.store.migrations import migrate
 from trialwatch.snapshots.store.outcomes import CHANGED, FAILED, NEW, UNCHANGED
 from trialwatch.snapshots.store.runs import RunLog
@@ -157,6 +158,7 @@ class Store:
             self.watchlist = Watchlist(self.db)
             self.runs = RunLog(self.db)
             self.timelines = Timelines(self.db, self._compress)
+            self.findings = FindingsTable(self.db)
         except sqlite3.DatabaseError as error:
             not_a_database = "not a database" in str(error) or "encrypted" in str(error)
             raise StoreError(f"{self.path}: cannot open the database ({error})", bad_input=not_a_database) from None
