@@ -187,14 +187,23 @@ def render_run(report, fmt: str) -> str:
                 "warnings",
             )
         }
-        return to_json({"run": run, "new_trials": report.new_trials, "changes": changes, "failures": report.failures})
+        return to_json(
+            {
+                "run": run,
+                "new_trials": report.new_trials,
+                "changes": changes,
+                "findings": report.findings,
+                "failures": report.failures,
+            }
+        )
     markdown = fmt == "markdown"
     lines = [
         ("# " if markdown else "") + f"trialwatch run {report.started_utc}: {report.trials_checked} checked, "
-        f"{len(report.new_trials)} new, {len(changes)} changes, {len(report.failures)} failed",
+        f"{len(report.new_trials)} new, {len(changes)} changes, {len(report.findings)} findings, "
+        f"{len(report.failures)} failed",
         "",
     ]
-    for section in (_run_new_trials, _run_changes, _run_failures, _run_warnings):
+    for section in (_run_new_trials, _run_changes, _run_findings, _run_failures, _run_warnings):
         lines += section(report, changes, markdown)
     return "\n".join(lines)
 
@@ -226,6 +235,12 @@ def _run_changes(report, changes, markdown) -> list[str]:
             else:
                 lines.append(f"    {change['severity']:<8}  {change['summary']}")
     return [*lines, ""]
+
+
+def _run_findings(report, changes, markdown) -> list[str]:
+    from trialwatch.snapshots.reports.findings import render_findings_news
+
+    return render_findings_news(report.findings, markdown)
 
 
 def _run_failures(report, changes, markdown) -> list[str]:
