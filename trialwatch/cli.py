@@ -575,7 +575,9 @@ def _findings_help() -> str:
         "shows every rule with its value (holds: yes, no or unknown). Each row says the snapshots it "
         "rests on and how far the history goes: a finding from a partial history (one that does not "
         "reach registration) is marked partial. --as-of evaluates a past (or future) day from the "
-        "snapshots observed up to it. Exit 2 for an unknown trial or bad usage.\n\n"
+        "snapshots observed up to it. Reading writes nothing; --refresh stores today's findings in the "
+        "findings table first (jobs that change timelines, and each run, keep it current; after an "
+        "upgrade, run it once). Exit 2 for an unknown trial or bad usage.\n\n"
     )
     definitions = "\n\n".join(f"{d.name}: {d.definition} Source: {d.source}" for d in DEFINITIONS)
     example = "\n\nExample:\n\n    trialwatch findings NCT03690141 --all --format markdown"
@@ -593,6 +595,11 @@ def _findings_help() -> str:
 )
 @click.option("--all", "show_all", is_flag=True, help="Every rule with its value, not only the findings that hold.")
 @click.option(
+    "--refresh",
+    is_flag=True,
+    help="First store today's findings of these trials (or all) in the findings table, for Datasette.",
+)
+@click.option(
     "--as-of", help="Evaluate as of this day (YYYY-MM-DD), from the snapshots observed up to it; default today."
 )
 @click.option(
@@ -605,10 +612,11 @@ def _findings_help() -> str:
 )
 @format_option()
 @click.pass_context
-def findings(ctx, nct_ids, names, show_all, as_of, shortfall_below, fmt):
+def findings(ctx, nct_ids, names, show_all, refresh, as_of, shortfall_below, fmt):
     from datetime import date
 
     from trialwatch.ingest.ids import normalize_nct_id
+    from trialwatch.snapshots.jobs.findings import refresh as refresh_findings
     from trialwatch.snapshots.jobs.findings import trial_findings
     from trialwatch.snapshots.reports.findings import render_findings
 
@@ -622,6 +630,8 @@ def findings(ctx, nct_ids, names, show_all, as_of, shortfall_below, fmt):
     store = open_store(ctx)
     for nct_id in ids:
         known_trial(store, nct_id)
+    if refresh:
+        echo_err(f"{refresh_findings(store, ids or None)} trials' findings stored")
     with progress_counter("Evaluating") as tick:
         found = trial_findings(
             store, ids or store.trial_ids(), on=day, until=until, shortfall_below=shortfall_below, progress=tick

@@ -223,9 +223,23 @@ def _no_results(point: date | None, posted: date | None, on: date):
 # -- the findings ------------------------------------------------------------------------
 
 
+# What results_overdue and days_late keep of the rule (results_due keeps it all).
+_BRIEF = (
+    "applicable",
+    "due_date",
+    "overdue_after",
+    "reported_date",
+    "posted_date",
+    "days_late",
+    "days_late_by_post_date",
+    "status",
+)
+
+
 def _base(t: Timeline, name: str, rule: dict) -> Finding:
     holds = None if rule["applicable"] is None else False
-    return Finding(t.nct_id, name, holds, cls=rule["status"], value=rule, evidence=[t.last.evidence("current record")])
+    value = rule if name == "results_due" else {key: rule[key] for key in _BRIEF}
+    return Finding(t.nct_id, name, holds, cls=rule["status"], value=value, evidence=[t.last.evidence("current record")])
 
 
 def fdaaa_findings(t: Timeline, on: date) -> list[Finding]:
@@ -270,7 +284,13 @@ def plain_findings(t: Timeline, on: date) -> list[Finding]:
         value = rule["value"]
         holds = value if isinstance(value, bool) else (False if value == "not_applicable" else None)
         cls = {True: "no_results", False: "results_posted"}.get(value) if isinstance(value, bool) else value
-        finding = Finding(t.nct_id, f"no_results_{months}m", holds, cls=cls, value=rule)
+        finding = Finding(
+            t.nct_id,
+            f"no_results_{months}m",
+            holds,
+            cls=cls,
+            value=rule if rule["applies"] or rule["broad"] is not None else {"applies": False},
+        )
         finding.evidence = [t.last.evidence("current record")]
         if value is True and rule["point"]:
             finding.days = (on - date.fromisoformat(rule["point"])).days

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 # Columns of a finding, in the order reports show them.
@@ -31,7 +31,7 @@ class Finding:
     finding is about; `complete`: False when the rule needed a version the timeline lacks (the
     registration version, a version before the start) and answered from the earliest it has;
     `value`: everything else the rule worked out; `evidence`: the snapshots it rests on
-    (`{snapshot_id, date, observed_utc, source, role}`); `as_of`: the timeline's extent and the
+    (`{snapshot_id, date, source, role}`: the registry date of the version); `as_of`: the timeline's extent and the
     day the finding was evaluated (set by `evaluate`).
     """
 
@@ -48,10 +48,10 @@ class Finding:
     as_of: dict = field(default_factory=dict)
 
     def as_dict(self) -> dict:
-        """The finding as JSON-able data, keyed as the findings table's columns (`class`)."""
-        data = asdict(self)
-        data["class"] = data.pop("cls")
-        return {key: data[key] for key in KEYS}
+        """The finding as JSON-able data, keyed as the findings table's columns (`class`); its
+        values are shared, not copied (a finding is made afresh by each evaluation)."""
+        data = {name: getattr(self, name) for name in KEYS if name != "class"}
+        return {key: (self.cls if key == "class" else data[key]) for key in KEYS}
 
     @classmethod
     def from_dict(cls, data: dict) -> Finding:

@@ -199,7 +199,9 @@ def _changes(carrying: list[Version], ref: Version, dates: tuple) -> list[dict]:
 
 def primary_outcome_changed(t: Timeline) -> Finding:
     finding = Finding(t.nct_id, "primary_outcome_changed", None)
-    carrying = [v for v in t.versions if _outcomes(v) is not None and (_outcomes(v) or {}).get("primary")]
+    carrying = [v for v in t.versions if _outcomes(v) is not None]
+    while carrying and not (_outcomes(carrying[0]) or {}).get("primary"):
+        carrying.pop(0)  # from the first version listing primary outcomes
     if not carrying:
         finding.cls, finding.complete, finding.summary = (
             "no_primary_outcomes",

@@ -144,24 +144,28 @@ def _site_steps(series: list[tuple[Version, Counter]]) -> list[dict]:
     return steps
 
 
+def _site_list(value) -> list | None:
+    return value if isinstance(value, list) else None
+
+
 def site_churn(t: Timeline) -> Finding:
     finding = Finding(t.nct_id, "site_churn", None)
-    series = t.series("locations", _sites)
-    if not series:
+    knowing = [v for v in t.versions if v.knows("locations") and isinstance(v.known.get("locations"), list)]
+    if not knowing:
         finding.cls, finding.complete, finding.summary = "not_shown", False, "no version shows its sites"
         return finding
-    finding.complete = series[0][0] is t.first and t.from_registration
+    once = t.observed_once("locations", _site_list)
+    series = [] if once else t.series("locations", _sites)  # counting sites only when there is history
     steps = _site_steps(series)
-    once = t.observed_once("locations", _sites)
     if once or (not steps and t.gap_at_start("locations")):
+        current = knowing[-1]
+        sites = len(current.known.get("locations") or ())
+        what = "one observation only" if once else f"sites not known before {knowing[0].label}"
         finding.cls, finding.complete = ("seen_once" if once else "unchanged_where_known"), False
-        what = "one observation only" if once else f"sites not known before {series[0][0].label}"
-        finding.summary = f"{what} ({sum(series[-1][1].values())} sites now): no history to compare"
-        finding.value = {
-            "current_sites": sum(series[-1][1].values()),
-            "current_countries": sorted(_countries(series[-1][0]).values()),
-        }
+        finding.summary = f"{what} ({sites} sites now): no history to compare"
+        finding.value = {"current_sites": sites, "current_countries": sorted(_countries(current).values())}
         return finding
+    finding.complete = series[0][0] is t.first and t.from_registration
     totals = {key: sum(s[key] for s in steps) for key in ("sites_added", "sites_removed")}
     countries = {key: sorted({c for s in steps for c in s[key]}) for key in ("countries_added", "countries_removed")}
     first, current = series[0][1], series[-1][1]

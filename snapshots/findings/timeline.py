@@ -52,13 +52,7 @@ class Version:
 
     def evidence(self, role: str) -> dict:
         source = self.source_kind + (f" v{self.source_version}" if self.source_version is not None else "")
-        return {
-            "snapshot_id": self.snapshot_id,
-            "date": self.date.isoformat(),
-            "observed_utc": self.observed_utc,
-            "source": source,
-            "role": role,
-        }
+        return {"snapshot_id": self.snapshot_id, "date": self.date.isoformat(), "source": source, "role": role}
 
 
 @dataclass
@@ -89,10 +83,14 @@ class Timeline:
         """(version, value) where the field's value first appears and each time it changes, over
         the versions that know it; `read` picks what is compared (absent values skipped)."""
         out: list[tuple[Version, Any]] = []
+        previous: Any = None
         for version in self.versions:
             if not version.knows(key):
                 continue
-            value = read(version.known.get(key))
+            raw = version.known.get(key)
+            if out and raw == previous:  # as before: no need to read it again
+                continue
+            previous, value = raw, read(raw)
             if value is None:
                 continue
             if not out or not same(out[-1][1], value):
@@ -157,9 +155,11 @@ def build(nct_id: str, rows, *, checked_until: str | None = None, newest_update:
     """A timeline from `(snapshot_id, observed_utc, source_kind, source_version, record)` rows in time order."""
     versions: list[Version] = []
     known = None
+    rows = list(rows)
     for snapshot_id, observed_utc, source_kind, source_version, record in rows:
         record = upgrade(record)
-        known = merge(known, record)
+        # One snapshot: the trial as known is its record (read only here; merging would copy it).
+        known = record if len(rows) == 1 else merge(known, record)
         when = version_date(source_kind, observed_utc, record)
         if versions and when < versions[-1].date:  # a record older than one before it: not earlier than that
             when = versions[-1].date

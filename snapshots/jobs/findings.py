@@ -68,22 +68,32 @@ def trial_findings(
     return out
 
 
+BATCH = 200  # trials re-evaluated per transaction
+
+
 def refresh(store, nct_ids: Iterable[str] | None = None, *, on: date | None = None) -> int:
     """Re-evaluate the stored findings of these trials (every trial when None) that are not
     current (another timeline, or another day); returns how many trials were evaluated."""
     day = on or today()
+    ids = list(dict.fromkeys(store.trial_ids() if nct_ids is None else nct_ids))
     evaluated = 0
-    for nct_id in dict.fromkeys(store.trial_ids() if nct_ids is None else nct_ids):
-        digest = store.findings.digest(nct_id)
-        if store.findings.evaluated(nct_id) == (digest, day.isoformat()):
-            continue
-        timeline = timeline_of(store, nct_id)
-        if timeline is None:
-            continue
-        findings = [finding.as_dict() for finding in evaluate(timeline, day)]
-        store.findings.replace(nct_id, findings, digest, day.isoformat())
-        evaluated += 1
+    for start in range(0, len(ids), BATCH):
+        with store.findings.batch():
+            for nct_id in ids[start : start + BATCH]:
+                evaluated += _refresh_one(store, nct_id, day)
     return evaluated
+
+
+def _refresh_one(store, nct_id: str, day: date) -> bool:
+    digest = store.findings.digest(nct_id)
+    if store.findings.evaluated(nct_id) == (digest, day.isoformat()):
+        return False
+    timeline = timeline_of(store, nct_id)
+    if timeline is None:
+        return False
+    findings = [finding.as_dict() for finding in evaluate(timeline, day)]
+    store.findings.replace(nct_id, findings, digest, day.isoformat())
+    return True
 
 
 def news_since(store, before: dict[str, set[tuple[str, str | None]]]) -> list[dict]:

@@ -27,7 +27,7 @@ SHOWN = ["finding", "holds", "class", "figure", "basis", "summary"]
 
 
 def _holds(value) -> str:
-    return {True: "holds", False: "no"}.get(value, "unknown")
+    return {True: "yes", False: "no"}.get(value, "unknown")
 
 
 def _figure(finding: dict) -> str:

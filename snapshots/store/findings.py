@@ -11,6 +11,8 @@ from __future__ import annotations
 import hashlib
 import json
 
+import orjson
+
 from trialwatch.snapshots.changes.dates import now_utc
 
 _COLUMNS = (
@@ -38,6 +40,14 @@ def _flag(value) -> int | None:
     return None if value is None else int(bool(value))
 
 
+def _json(value) -> str:
+    """Compact JSON, keys sorted; orjson (five times faster) with the standard library for what it refuses."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode("utf-8")
+    except TypeError:
+        return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+
+
 def row(finding: dict) -> list:
     """A finding (`Finding.as_dict()`) as the table's row."""
     as_of = finding.get("as_of") or {}
@@ -51,8 +61,8 @@ def row(finding: dict) -> list:
         finding.get("percent"),
         _flag(finding.get("complete")),
         finding.get("summary"),
-        json.dumps(finding.get("value") or {}, ensure_ascii=False, sort_keys=True, default=str),
-        json.dumps(evidence, ensure_ascii=False),
+        _json(finding.get("value") or {}),
+        _json(evidence),
         evidence[0]["snapshot_id"] if evidence else None,
         as_of.get("history_from"),
         as_of.get("history_to"),
@@ -97,7 +107,7 @@ class FindingsTable:
             "WHERE nct_id = ? AND observed_utc <= ? ORDER BY observed_utc, id",
             [nct_id, until or "9999"],
         )
-        return [(sid, observed, kind, version, json.loads(text)) for sid, observed, kind, version, text in rows]
+        return [(sid, observed, kind, version, orjson.loads(text)) for sid, observed, kind, version, text in rows]
 
     def trial_checks(self, nct_id: str, until: str | None = None) -> tuple[str | None, str | None]:
         """(the last check of the trial, the newest registry last-update date its checks saw), up to `until`."""
@@ -126,12 +136,15 @@ class FindingsTable:
         ).fetchone()
         return (found[0], found[1]) if found else None
 
+    def batch(self):
+        """One transaction around several `replace`s (each still whole if the batch fails)."""
+        return self.db.atomic()
+
     def replace(self, nct_id: str, findings: list[dict], digest: str, evaluated_on: str) -> None:
         """Store a trial's findings in place of those it had; one transaction."""
         with self.db.atomic():
             self.db.conn.execute("DELETE FROM findings WHERE nct_id = ?", [nct_id])
-            for finding in findings:
-                self.db.conn.execute(_INSERT, row(finding))
+            self.db.conn.executemany(_INSERT, [row(finding) for finding in findings])
             self.db.conn.execute(
                 "INSERT OR REPLACE INTO findings_state (nct_id, timeline, evaluated_on, refreshed_utc) VALUES (?, ?, ?, ?)",
                 [nct_id, digest, evaluated_on, now_utc()],
