@@ -227,7 +227,7 @@ def primary_outcome_changed(t: Timeline) -> Finding:
     finding.holds, finding.cls = worst > 0, CLASSES[worst]
     finding.value = {
         "reference": {"version": ref.label, "snapshot_id": ref.snapshot_id, "why": why},
-        "reference_outcomes": (_outcomes(ref) or {}).get("primary"),
+        "reference_measures": [o.get("measure") for o in (_outcomes(ref) or {}).get("primary") or []],
         "start_date": start,
         "current_against_reference": now,
         "hidden": worst > CLASSES.index(now),

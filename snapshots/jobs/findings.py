@@ -92,7 +92,7 @@ def _refresh_one(store, nct_id: str, day: date) -> bool:
     if timeline is None:
         return False
     findings = [finding.as_dict() for finding in evaluate(timeline, day)]
-    store.findings.replace(nct_id, findings, digest, day.isoformat())
+    store.findings.replace(nct_id, findings, digest, findings[0]["as_of"])
     return True
 
 

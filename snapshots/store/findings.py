@@ -14,6 +14,7 @@ import json
 import orjson
 
 from trialwatch.snapshots.changes.dates import now_utc
+from trialwatch.snapshots.store.outcomes import FAILED
 
 _COLUMNS = (
     "nct_id",
@@ -27,11 +28,16 @@ _COLUMNS = (
     "value",
     "evidence",
     "snapshot_id",
+)
+_STATE = (
+    "nct_id",
+    "timeline",
     "history_from",
     "history_to",
     "from_registration",
     "as_of",
     "evaluated_on",
+    "refreshed_utc",
 )
 _INSERT = f"INSERT INTO findings ({', '.join(f'[{c}]' for c in _COLUMNS)}) VALUES ({', '.join('?' for _ in _COLUMNS)})"
 
@@ -49,8 +55,7 @@ def _json(value) -> str:
 
 
 def row(finding: dict) -> list:
-    """A finding (`Finding.as_dict()`) as the table's row."""
-    as_of = finding.get("as_of") or {}
+    """A finding (`Finding.as_dict()`) as the table's row (its `as_of` is the trial's: findings_state)."""
     evidence = finding.get("evidence") or []
     return [
         finding["nct_id"],
@@ -64,16 +69,11 @@ def row(finding: dict) -> list:
         _json(finding.get("value") or {}),
         _json(evidence),
         evidence[0]["snapshot_id"] if evidence else None,
-        as_of.get("history_from"),
-        as_of.get("history_to"),
-        _flag(as_of.get("from_registration")),
-        as_of.get("text"),
-        as_of.get("evaluated_on"),
     ]
 
 
 def from_row(values: dict) -> dict:
-    """A table row back as a finding dict."""
+    """A table row (joined with its trial's findings_state) back as a finding dict."""
     as_of = {
         "history_from": values["history_from"],
         "history_to": values["history_to"],
@@ -112,9 +112,8 @@ class FindingsTable:
     def trial_checks(self, nct_id: str, until: str | None = None) -> tuple[str | None, str | None]:
         """(the last check of the trial, the newest registry last-update date its checks saw), up to `until`."""
         row_ = self.db.conn.execute(
-            "SELECT max(checked_utc), max(last_updated) FROM checks WHERE nct_id = ? AND outcome != 'failed' "
-            "AND checked_utc <= ?",
-            [nct_id, until or "9999"],
+            "SELECT max(checked_utc), max(last_updated) FROM checks WHERE nct_id = ? AND outcome != ? AND checked_utc <= ?",
+            [nct_id, FAILED, until or "9999"],
         ).fetchone()
         return (row_[0], row_[1]) if row_ else (None, None)
 
@@ -140,21 +139,37 @@ class FindingsTable:
         """One transaction around several `replace`s (each still whole if the batch fails)."""
         return self.db.atomic()
 
-    def replace(self, nct_id: str, findings: list[dict], digest: str, evaluated_on: str) -> None:
-        """Store a trial's findings in place of those it had; one transaction."""
+    def replace(self, nct_id: str, findings: list[dict], digest: str, as_of: dict) -> None:
+        """Store a trial's findings in place of those it had, with the timeline digest and the
+        extent (`as_of`: history_from, history_to, from_registration, text, evaluated_on) they
+        came from; one transaction."""
+        state = [
+            nct_id,
+            digest,
+            as_of["history_from"],
+            as_of["history_to"],
+            _flag(as_of["from_registration"]),
+            as_of["text"],
+            as_of["evaluated_on"],
+            now_utc(),
+        ]
         with self.db.atomic():
             self.db.conn.execute("DELETE FROM findings WHERE nct_id = ?", [nct_id])
             self.db.conn.executemany(_INSERT, [row(finding) for finding in findings])
             self.db.conn.execute(
-                "INSERT OR REPLACE INTO findings_state (nct_id, timeline, evaluated_on, refreshed_utc) VALUES (?, ?, ?, ?)",
-                [nct_id, digest, evaluated_on, now_utc()],
+                f"INSERT OR REPLACE INTO findings_state ({', '.join(_STATE)}) VALUES ({', '.join('?' for _ in _STATE)})",
+                state,
             )
 
     def stored(self, nct_id: str) -> list[dict]:
         """A trial's stored findings, in the order they were evaluated."""
         return [
             from_row(values)
-            for values in self.db.query("SELECT * FROM findings WHERE nct_id = ? ORDER BY rowid", [nct_id])
+            for values in self.db.query(
+                "SELECT f.*, s.history_from, s.history_to, s.from_registration, s.as_of, s.evaluated_on "
+                "FROM findings f JOIN findings_state s ON s.nct_id = f.nct_id WHERE f.nct_id = ? ORDER BY f.rowid",
+                [nct_id],
+            )
         ]
 
     def holding(self, nct_ids=None) -> dict[str, set[tuple[str, str | None]]]:

@@ -316,8 +316,8 @@ def m006_known_state(db):
 _M009_VIEWS = {
     "findings_holding": """
         SELECT f.nct_id, t.title, t.sponsor, t.status, f.finding, f.class, f.days, f.percent, f.complete,
-               f.summary, f.as_of, f.evaluated_on, f.snapshot_id
-        FROM findings f JOIN trials t ON t.nct_id = f.nct_id
+               f.summary, s.as_of, s.evaluated_on, f.snapshot_id
+        FROM findings f JOIN trials t ON t.nct_id = f.nct_id JOIN findings_state s ON s.nct_id = f.nct_id
         WHERE f.holds = 1
         ORDER BY f.finding, f.nct_id""",
     "outcome_switches": """
@@ -327,22 +327,22 @@ _M009_VIEWS = {
                json_extract(f.value, '$.current_against_reference') AS current_against_reference,
                f.days AS days_after_start,
                json_extract(f.value, '$.reference.version') AS reference,
-               f.summary, f.complete, f.as_of, f.snapshot_id
-        FROM findings f JOIN trials t ON t.nct_id = f.nct_id
+               f.summary, f.complete, s.as_of, f.snapshot_id
+        FROM findings f JOIN trials t ON t.nct_id = f.nct_id JOIN findings_state s ON s.nct_id = f.nct_id
         WHERE f.finding = 'primary_outcome_changed' AND f.holds = 1
         ORDER BY f.class, f.days DESC, f.nct_id""",
     "results_by_sponsor": """
         SELECT t.sponsor,
                count(*) AS applicable_trials,
-               sum(json_extract(f.value, '$.due_date') < f.evaluated_on) AS due,
+               sum(json_extract(f.value, '$.due_date') < s.evaluated_on) AS due,
                sum(f.class = 'overdue') AS overdue,
                sum(f.class = 'due_in_grace') AS due_in_grace,
                sum(f.class = 'reported_late') AS reported_late,
                sum(f.class = 'reported_on_time') AS reported_on_time,
-               round(100.0 * sum(f.class = 'overdue') / nullif(sum(json_extract(f.value, '$.due_date') < f.evaluated_on), 0), 1)
+               round(100.0 * sum(f.class = 'overdue') / nullif(sum(json_extract(f.value, '$.due_date') < s.evaluated_on), 0), 1)
                  AS percent_of_due_overdue,
-               min(f.evaluated_on) AS evaluated_on
-        FROM findings f JOIN trials t ON t.nct_id = f.nct_id
+               min(s.evaluated_on) AS evaluated_on
+        FROM findings f JOIN trials t ON t.nct_id = f.nct_id JOIN findings_state s ON s.nct_id = f.nct_id
         WHERE f.finding = 'results_due' AND json_extract(f.value, '$.applicable') = 1
         GROUP BY t.sponsor
         ORDER BY overdue DESC, due DESC, t.sponsor""",
@@ -370,8 +370,8 @@ _M009_VIEWS = {
                json_extract(f.value, '$.first_start_date.date') AS first_start_date,
                json_extract(f.value, '$.moved_start_date.date') AS moved_start_date,
                json_extract(f.value, '$.moved_in') AS moved_in,
-               f.class, f.summary, f.complete, f.as_of, f.snapshot_id
-        FROM findings f JOIN trials t ON t.nct_id = f.nct_id
+               f.class, f.summary, f.complete, s.as_of, f.snapshot_id
+        FROM findings f JOIN trials t ON t.nct_id = f.nct_id JOIN findings_state s ON s.nct_id = f.nct_id
         WHERE f.finding = 'retroactively_prospective' AND f.holds = 1
         ORDER BY registered, f.nct_id""",
 }
@@ -392,11 +392,6 @@ def m009_findings(db):
             "value": str,
             "evidence": str,
             "snapshot_id": int,
-            "history_from": str,
-            "history_to": str,
-            "from_registration": int,
-            "as_of": str,
-            "evaluated_on": str,
         },
         pk=("nct_id", "finding"),
         foreign_keys=[("nct_id", "trials", "nct_id"), ("snapshot_id", "snapshots", "id")],
@@ -404,7 +399,16 @@ def m009_findings(db):
     )
     db["findings"].create_index(["finding", "holds"])
     db["findings_state"].create(
-        {"nct_id": str, "timeline": str, "evaluated_on": str, "refreshed_utc": str},
+        {
+            "nct_id": str,
+            "timeline": str,
+            "history_from": str,
+            "history_to": str,
+            "from_registration": int,
+            "as_of": str,
+            "evaluated_on": str,
+            "refreshed_utc": str,
+        },
         pk="nct_id",
         foreign_keys=[("nct_id", "trials", "nct_id")],
         not_null={"nct_id"},
