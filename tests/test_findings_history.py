@@ -215,3 +215,6 @@ def test_fdaaa_status_by_hand(store, on, label):
     plain = hand["plain_rule"]
     assert found["no_results_12m"]["value"]["point"] == plain["month_12"]
     assert found["no_results_24m"]["value"]["point"] == plain["month_24"]
+    expected = plain["as_of_last_version" if on < CAPTURE else "as_of_capture_2023-07-28"]
+    for months in (12, 24):
+        assert found[f"no_results_{months}m"]["value"]["value"] == expected[f"no_results_at_{months}_months"]

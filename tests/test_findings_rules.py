@@ -761,3 +761,54 @@ def test_every_finding_is_evaluated_in_the_order_of_the_definitions():
     found = evaluate(history(("2020-01-14", record())), date(2026, 1, 1))
     assert tuple(f.finding for f in found) == NAMES
     assert all(f.as_of["evaluated_on"] == "2026-01-01" for f in found)
+
+
+# -- what poorer sources do not show -----------------------------------------------------------
+
+
+def test_a_page_day_that_may_stand_for_a_month_is_read_as_the_month():
+    page = record(start_date={"date": "2020-01-01", "type": None}, last_updated="2020-06-01")
+    page["unknown"] = ["results", "start_date.precision", "start_date.type", "last_update_submitted"]
+    finding = registered_retrospectively(observed(("2020-06-02", page)))
+    assert finding.cls == "same_month" and finding.holds is None  # not "9 days after 2020-01-01"
+    assert finding.value["start_date"]["date"] == "2020-01"
+
+
+def test_outcomes_a_results_page_shows_in_part_are_not_compared():
+    api = record(
+        status="RECRUITING",
+        start_date=STARTED,
+        last_updated="2020-06-01",
+        outcomes={"primary": [OS, AE], "secondary": [PFS], "other": []},
+    )
+    results_page = edit(
+        api,
+        last_updated="2021-06-01",
+        outcomes={
+            "primary": [{"time_frame": "5 years", "description": "Death from any cause"}],
+            "secondary": [],
+            "other": [],
+        },
+    )
+    results_page["unknown"] = [
+        "outcomes.primary.rest",
+        "outcomes.primary[].measure",
+        "outcomes.secondary",
+        "outcomes.other",
+    ]
+    first_page = observed(("2021-06-02", results_page), ("2021-07-02", edit(api, last_updated="2021-07-01")))
+    finding = primary_outcome_changed(first_page)
+    assert finding.holds is None and finding.cls == "seen_once"  # the page's outcome is not a reference
+    between = observed(
+        ("2020-06-02", api), ("2021-06-02", results_page), ("2021-07-02", edit(api, last_updated="2021-07-01"))
+    )
+    assert primary_outcome_changed(between).holds is False  # the page's partial list is read with what was known
+
+
+def test_the_status_at_registration_is_kept_beside_the_start():
+    t = history(
+        ("2020-01-14", record(start_date=None)),
+        ("2020-06-01", record(start_date={"date": "2020-03-09", "type": "ACTUAL"})),
+    )
+    finding = registered_retrospectively(t)
+    assert finding.value["status_at_registration"] == "NOT_YET_RECRUITING" and not finding.complete

@@ -21,7 +21,7 @@ import re
 from datetime import date
 from itertools import pairwise
 
-from trialwatch.snapshots.changes.known import same
+from trialwatch.snapshots.changes.known import covers, same
 from trialwatch.snapshots.findings.dating import compare, first_day
 from trialwatch.snapshots.findings.model import Finding
 from trialwatch.snapshots.findings.timeline import Timeline, Version
@@ -107,6 +107,14 @@ def compare_outcomes(ref: dict, later: dict) -> list[dict]:
     return events
 
 
+def _shows_outcomes(version: Version) -> bool:
+    """The version's own source showed its whole list of primary outcomes: an observation of them."""
+    unknown = version.record.get("unknown") or ()
+    return not any(covers(unknown, path) for path in _WHOLE) and bool(
+        (version.record.get("outcomes") or {}).get("primary")
+    )
+
+
 def severity(events: list[dict]) -> str:
     if any(e["kind"] in MAJOR_KINDS for e in events):
         return "major"
@@ -116,8 +124,13 @@ def severity(events: list[dict]) -> str:
 # -- the timeline ------------------------------------------------------------------------
 
 
+# What a version must know for its primary outcomes to be compared: the whole list, each item's text
+# (a results page shows the first outcome only, without its measure).
+_WHOLE = tuple(f"outcomes.primary{part}" for part in ("", ".rest", "[].measure", "[].time_frame", "[].description"))
+
+
 def _outcomes(version: Version) -> dict | None:
-    if not version.knows("outcomes.primary"):
+    if not all(version.knows(path) for path in _WHOLE):
         return None
     outcomes = version.known.get("outcomes") or {}
     secondary = outcomes.get("secondary") if version.knows("outcomes.secondary") else None
@@ -212,7 +225,7 @@ def primary_outcome_changed(t: Timeline) -> Finding:
     start, ref, why, finding.complete = _start_point(t, carrying)
     if (
         start is not None
-        and len(t.carriers("outcomes", lambda o: (o or {}).get("primary") or None)) < 2
+        and sum(1 for v in t.versions if _shows_outcomes(v)) < 2
         and not (ref is t.first and t.from_registration)
     ):
         finding.cls, finding.complete = "seen_once", False

@@ -99,6 +99,8 @@ def registered_retrospectively(t: Timeline) -> Finding:
         "start_date": start,
         "start_shown_in": shown.label,
         "days_after_start": days,
+        # With no start date in the registration version, its status still says whether anyone was enrolled.
+        "status_at_registration": t.first.get("status") if t.from_registration else None,
     }
     finding.evidence = [shown.evidence("start date shown"), reg.version.evidence("registration date")]
     return finding

@@ -19,7 +19,7 @@ from datetime import date
 from typing import Any
 
 from trialwatch.ingest.parse import HISTORY
-from trialwatch.ingest.record import upgrade
+from trialwatch.ingest.record import DATE_FIELDS, upgrade
 from trialwatch.snapshots.changes.known import covers, merge, same
 from trialwatch.snapshots.findings.dating import day_only
 
@@ -151,6 +151,19 @@ def version_date(source_kind: str, observed_utc: str, record: dict) -> date:
     return observed
 
 
+def coarsened(known: dict) -> dict:
+    """The trial as known, with each date whose precision its source did not show (a page shows
+    month dates as days: `start_date.precision` unknown) read at month precision, so no rule
+    takes a day a page made up for a month; a shallow copy when anything changes."""
+    unknown = known.get("unknown") or ()
+    changed = {}
+    for key in DATE_FIELDS:
+        value = known.get(key)
+        if isinstance(value, dict) and isinstance(value.get("date"), str) and f"{key}.precision" in unknown:
+            changed[key] = {**value, "date": value["date"][:7]}
+    return {**known, **changed} if changed else known
+
+
 def build(nct_id: str, rows, *, checked_until: str | None = None, newest_update: str | None = None) -> Timeline:
     """A timeline from `(snapshot_id, observed_utc, source_kind, source_version, record)` rows in time order."""
     versions: list[Version] = []
@@ -163,5 +176,6 @@ def build(nct_id: str, rows, *, checked_until: str | None = None, newest_update:
         when = version_date(source_kind, observed_utc, record)
         if versions and when < versions[-1].date:  # a record older than one before it: not earlier than that
             when = versions[-1].date
-        versions.append(Version(snapshot_id, observed_utc, source_kind, source_version, record, known, when))
+        view = coarsened(known)
+        versions.append(Version(snapshot_id, observed_utc, source_kind, source_version, record, view, when))
     return Timeline(nct_id, versions, checked_until, newest_update)
