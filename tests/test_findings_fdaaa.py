@@ -102,3 +102,32 @@ def test_the_findings_rows_say_the_same(nct_id):
         value = hand["plain_rule"]["as_of_2026_11_29"][f"no_results_at_{months}_months"]
         expected = value if isinstance(value, bool) else (False if value == "not_applicable" else None)
         assert found[f"no_results_{months}m"].holds is expected
+
+
+@pytest.mark.parametrize("nct_id", sorted(TRIALS))
+def test_the_record_carries_the_inputs_as_read_by_hand(nct_id):
+    """The fields the rule reads (FDA flags, certificate of delay, submission tracking, results
+    dates…) are mapped into the record as the hand check read them from the API JSON."""
+    inputs, r = TRIALS[nct_id]["inputs"], record(nct_id)
+    assert r["study_type"] == inputs["study_type"] and r["phases"] == (inputs["phases"] or [])  # None there: none
+    assert r["fda_regulated_drug"] is inputs["is_fda_regulated_drug"]
+    assert r["fda_regulated_device"] is inputs["is_fda_regulated_device"]
+    assert sorted({i["type"] for i in r["interventions"]}) == sorted(set(inputs["intervention_types"] or ()))
+    assert ("United States" in {s["country"] for s in r["locations"]}) is inputs["us_site"]
+    assert r["design"]["primary_purpose"] == inputs["primary_purpose"] and r["status"] == inputs["overall_status"]
+    assert r["start_date"]["date"] == inputs["start_date"]
+    assert {k: r["primary_completion_date"][k] for k in ("date", "type")} == {
+        k: inputs["primary_completion_date"][k] for k in ("date", "type")
+    }
+    assert r["completion_date"] == inputs["completion_date"]
+    assert r["has_results"] is inputs["has_results"]
+    assert r["results_first_submitted"] == inputs["results_first_submit_date"]
+    assert r["results_first_posted"] == inputs["results_first_post_date"]
+    assert r["certificate_of_delay"] == inputs["certificate_of_delay_date"]
+    if "last_known_status" in inputs:
+        assert r["last_known_status"] == inputs["last_known_status"]
+    tracking = inputs["submission_tracking"]
+    if tracking:
+        assert r["submission_tracking"]["first_mcp_posted"] == tracking["firstMcpInfo"]["postDateStruct"]["date"]
+    else:
+        assert r["submission_tracking"] is None

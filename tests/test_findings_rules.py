@@ -138,6 +138,14 @@ def test_registration_against_the_start_shown_in_the_first_version(start, cls, h
     assert finding.value["registration_basis"].startswith("first submitted")
 
 
+def test_an_unreadable_start_date_cannot_be_judged():
+    t = history(("2020-01-14", record(start_date={"date": "soon", "type": "ESTIMATED"})))
+    finding = registered_retrospectively(t)
+    assert finding.holds is None and finding.cls == "unreadable_start_date"
+    assert retroactively_prospective(t, finding).holds is None
+    assert all(f.holds in (True, False, None) for f in evaluate(t, date(2026, 1, 1)))
+
+
 def test_a_missing_start_date_cannot_be_judged():
     t = history(("2020-01-14", record(start_date=None)))
     finding = registered_retrospectively(t)

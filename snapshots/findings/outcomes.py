@@ -252,8 +252,9 @@ def primary_outcome_changed(t: Timeline) -> Finding:
         for v in carrying
         if any(c["snapshot_id"] == v.snapshot_id for c in later)
     ]
-    if switch and start:
-        finding.days = (date.fromisoformat(switch["date"]) - (first_day(start["date"]) or date.min)).days
+    started = first_day(start["date"]) if start else None
+    if switch and started:
+        finding.days = (date.fromisoformat(switch["date"]) - started).days
     finding.summary = _summary(finding, switch, ref)
     return finding
 

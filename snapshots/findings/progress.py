@@ -37,7 +37,10 @@ def primary_completion_slippage(t: Timeline) -> Finding:
     ):
         once = t.observed_once("primary_completion_date", _dated)
         finding.cls, finding.complete = ("seen_once" if once else "unchanged_where_known"), False
-        finding.summary = f"{'one observation only' if once else 'not known before ' + first_version.label} ({first_version.label}: {first['date']}): no history to measure"
+        what = "one observation only" if once else f"not known before {first_version.label}"
+        finding.summary = (
+            f"{what}: {first_version.label} shows {current['date']}{_typed(current)}; no history to measure"
+        )
         finding.value = {"current": current, "became_actual": _became_actual(series, current)}
         return finding
     finding.holds, finding.days = days > 0, days
@@ -107,7 +110,10 @@ def enrollment_vs_first_estimate(t: Timeline, below: float = SHORTFALL_BELOW) ->
     if t.observed_once("enrollment", _count) or (len(series) == 1 and t.gap_at_start("enrollment")):
         once = t.observed_once("enrollment", _count)
         finding.cls, finding.complete = ("seen_once" if once else "unchanged_where_known"), False
-        finding.summary = f"{'one observation only' if once else 'not known before ' + first_version.label} ({first_version.label}: {first['count']}): no history to measure"
+        what = "one observation only" if once else f"not known before {first_version.label}"
+        finding.summary = (
+            f"{what}: {first_version.label} shows {current['count']}{_typed(current)}; no history to measure"
+        )
         finding.value = {"current": current}
         return finding
     percent = round(100.0 * current["count"] / first["count"], 1)

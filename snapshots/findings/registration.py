@@ -84,7 +84,12 @@ def registered_retrospectively(t: Timeline) -> Finding:
         finding.complete = False
         return finding
     start = _start_of(shown) or {}
-    cls, days = classify(reg.day, start["date"]) or (None, None)
+    classified = classify(reg.day, start["date"])
+    if classified is None:
+        finding.cls, finding.complete = "unreadable_start_date", False
+        finding.summary = f"the start date {start['date']!r} shown in {shown.label} is not a date"
+        return finding
+    cls, days = classified
     finding.cls, finding.days = cls, days
     finding.holds = {RETROSPECTIVE: True, PROSPECTIVE: False}.get(cls or "")
     finding.complete = shown is t.first and t.from_registration

@@ -86,10 +86,19 @@ def sponsor_or_party_changed(t: Timeline) -> Finding:
     finding.evidence = [t.first.evidence("first version")] + [
         v.evidence("changed") for v in t.versions if any(c["snapshot_id"] == v.snapshot_id for c in changes)
     ]
-    finding.summary = "; ".join(_change_words(c) for c in changes) or "unchanged"
+    finding.summary = "; ".join(_change_words(c) for c in changes) or _unchanged_words(t)
     if reverted:
         finding.summary += f" (reverted: {', '.join(r.replace('_', ' ') for r in reverted)})"
     return finding
+
+
+def _unchanged_words(t: Timeline) -> str:
+    sponsor = t.current.get("lead_sponsor") or {}
+    party = t.current.get("responsible_party") or {}
+    return (
+        f"lead sponsor {sponsor.get('name')} and responsible party {party.get('type')} in every version "
+        f"from {t.first.label}"
+    )
 
 
 def _change_words(change: dict) -> str:

@@ -16,30 +16,14 @@ import orjson
 from trialwatch.snapshots.changes.dates import now_utc
 from trialwatch.snapshots.store.outcomes import FAILED
 
-_COLUMNS = (
-    "nct_id",
-    "finding",
-    "holds",
-    "class",
-    "days",
-    "percent",
-    "complete",
-    "summary",
-    "value",
-    "evidence",
-    "snapshot_id",
+_STATE_INSERT = (
+    "INSERT OR REPLACE INTO findings_state (nct_id, timeline, history_from, history_to, from_registration, as_of, "
+    "evaluated_on, refreshed_utc) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 )
-_STATE = (
-    "nct_id",
-    "timeline",
-    "history_from",
-    "history_to",
-    "from_registration",
-    "as_of",
-    "evaluated_on",
-    "refreshed_utc",
+_INSERT = (
+    "INSERT INTO findings (nct_id, finding, holds, [class], days, percent, complete, summary, value, evidence, "
+    "snapshot_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
-_INSERT = f"INSERT INTO findings ({', '.join(f'[{c}]' for c in _COLUMNS)}) VALUES ({', '.join('?' for _ in _COLUMNS)})"
 
 
 def _flag(value) -> int | None:
@@ -156,10 +140,7 @@ class FindingsTable:
         with self.db.atomic():
             self.db.conn.execute("DELETE FROM findings WHERE nct_id = ?", [nct_id])
             self.db.conn.executemany(_INSERT, [row(finding) for finding in findings])
-            self.db.conn.execute(
-                f"INSERT OR REPLACE INTO findings_state ({', '.join(_STATE)}) VALUES ({', '.join('?' for _ in _STATE)})",
-                state,
-            )
+            self.db.conn.execute(_STATE_INSERT, state)
 
     def stored(self, nct_id: str) -> list[dict]:
         """A trial's stored findings, in the order they were evaluated."""
