@@ -199,6 +199,29 @@ def test_run_reports_findings_that_newly_hold_as_news(tmp_path):
 # -- Datasette ---------------------------------------------------------------------------------
 
 
+def test_the_findings_pages_list_every_definition_made_from_the_code():
+    import html
+    import subprocess
+    import sys
+
+    from trialwatch.snapshots.findings.definitions import DEFINITIONS
+
+    checked = subprocess.run(
+        [sys.executable, "-m", "cogapp", "--check", "snapshots/datasette/metadata.yml"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert checked.returncode == 0, "run `cog -r snapshots/datasette/metadata.yml`\n" + checked.stdout + checked.stderr
+    for table in ("findings", "findings_holding"):
+        page = METADATA["tables"][table]["description_html"]
+        for definition in DEFINITIONS:
+            assert html.escape(definition.definition, quote=False) in page and definition.name in page, (
+                table,
+                definition.name,
+            )
+
+
 def test_every_findings_view_answers_and_says_how_its_finding_is_defined(db):
     from trialwatch.snapshots.findings.definitions import BY_NAME
 
@@ -206,7 +229,7 @@ def test_every_findings_view_answers_and_says_how_its_finding_is_defined(db):
         "outcome_switches": "primary_outcome_changed",
         "retroactively_prospective_trials": "retroactively_prospective",
         "slippage_distribution": "primary_completion_slippage",
-        "results_by_sponsor": "results_due",
+        "overdue_results_by_sponsor": "results_due",
     }
     for view, finding in views.items():
         description = " ".join(METADATA["tables"][view]["description"].split())
@@ -214,7 +237,7 @@ def test_every_findings_view_answers_and_says_how_its_finding_is_defined(db):
         query(db, f"select * from [{view}]")
     holding = query(db, "select * from findings_holding")
     assert {row["finding"] for row in holding} >= {"results_overdue", "registered_retrospectively"}
-    by_sponsor = {row["sponsor"]: row for row in query(db, "select * from results_by_sponsor")}
+    by_sponsor = {row["sponsor"]: row for row in query(db, "select * from overdue_results_by_sponsor")}
     assert sum(row["applicable_trials"] for row in by_sponsor.values()) == 16  # as checked by hand
     assert sum(row["overdue"] for row in by_sponsor.values()) == 4  # NCT00184067, NCT03281889, NCT03418623, NCT04207047
 

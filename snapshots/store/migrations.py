@@ -331,7 +331,7 @@ _M009_VIEWS = {
         FROM findings f JOIN trials t ON t.nct_id = f.nct_id JOIN findings_state s ON s.nct_id = f.nct_id
         WHERE f.finding = 'primary_outcome_changed' AND f.holds = 1
         ORDER BY f.class, f.days DESC, f.nct_id""",
-    "results_by_sponsor": """
+    "overdue_results_by_sponsor": """
         SELECT t.sponsor,
                count(*) AS applicable_trials,
                sum(json_extract(f.value, '$.due_date') < s.evaluated_on) AS due,
