@@ -167,8 +167,12 @@ def test_run_reports_findings_that_newly_hold_as_news(tmp_path):
         store = Store(tmp_path / "tw.db")
         source = RegistrySource(Registry(server.url, rate=None, backoff=0.01))
         store.watchlist.add([OVERDUE])
+        before = run(store, source, now="2023-03-30T15:00:00+00:00")
+        assert before.findings == []  # the first findings are the baseline: not yet due
         first = run(store, source, now="2023-04-15T15:00:00+00:00")
-        assert first.findings == []  # the first findings are the baseline: due (in grace), not yet overdue
+        assert [(n["finding"], n["severity"], n["headline"]) for n in first.findings] == [
+            ("results_due", "notable", "results now due")
+        ]
         assert store.findings.stored(OVERDUE)[5]["class"] == "due_in_grace"
 
         later = run(store, source, now="2023-05-01T15:00:00+00:00")  # nothing new in the registry, a day later
@@ -287,3 +291,34 @@ def test_a_backfill_gives_the_findings_of_the_whole_history(tmp_path):
     churn = found["site_churn"]
     assert (churn["holds"], churn["class"]) == (False, "sites_added")
     assert churn["value"]["first_sites"] == 9 and churn["value"]["sites_removed"] == 0
+
+
+def test_what_counts_as_news():
+    from trialwatch.snapshots.jobs.findings import newly_holding
+
+    def finding(name, cls, holds=True):
+        return {
+            "nct_id": OVERDUE,
+            "finding": name,
+            "class": cls,
+            "holds": holds,
+            "summary": "…",
+            "days": None,
+            "percent": None,
+            "value": {"timing": "after_start"},
+        }
+
+    assert newly_holding(set(), [finding("primary_outcome_changed", "minor")])[0]["severity"] == "notable"
+    escalated = newly_holding({("primary_outcome_changed", "minor")}, [finding("primary_outcome_changed", "major")])
+    assert [(n["headline"], n["severity"]) for n in escalated] == [
+        ("primary outcome changed after start (major)", "critical")
+    ]
+    assert (
+        newly_holding({("primary_completion_slippage", "slipped")}, [finding("primary_completion_slippage", "slipped")])
+        == []
+    )
+    assert (
+        newly_holding({("results_due", "due_in_grace")}, [finding("results_due", "overdue")]) == []
+    )  # a class, not news
+    assert newly_holding(set(), [finding("results_due", "reported_on_time")]) == []  # deadline passed after results
+    assert newly_holding(set(), [finding("site_churn", "sites_added", holds=False)]) == []

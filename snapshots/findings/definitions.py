@@ -16,6 +16,7 @@ class Definition:
     news: str  # the headline `run` gives it when it newly holds
     critical: tuple[str, ...] = ()  # classes reported as critical news (the others notable)
     classes_are_news: bool = False  # a new class of a finding that held already is news (minor → major)
+    not_news: tuple[str, ...] = ()  # classes that are no news when the finding newly holds in them
 
 
 DEFINITIONS: tuple[Definition, ...] = (
@@ -74,7 +75,8 @@ DEFINITIONS: tuple[Definition, ...] = (
         "FDAAA 801 and 42 CFR 11.44, as FDAAA TrialsTracker operationalises them (DeVito, Bacon & Goldacre, "
         "Lancet 2020).",
         "Read from the trial as known now; a snapshot older than the due date may miss results since.",
-        "results deadline passed",
+        "results now due",
+        not_news=("reported_on_time", "reported_late"),  # the deadline passing after results came is no news
     ),
     Definition(
         "results_overdue",

@@ -112,7 +112,7 @@ def newly_holding(before: set[tuple[str, str | None]], findings: list[dict]) -> 
     out = []
     for finding in findings:
         name, cls = finding["finding"], finding["class"]
-        if not finding["holds"]:
+        if not finding["holds"] or cls in BY_NAME[name].not_news:
             continue
         if name in held and not (BY_NAME[name].classes_are_news and (name, cls) not in before):
             continue
