@@ -64,7 +64,8 @@ DEFINITIONS: tuple[Definition, ...] = (
         "enrollment_vs_first_estimate",
         "Actual (or current) enrollment as a percent of the first-registered anticipated enrollment; a "
         "shortfall below 80% holds (--shortfall-below).",
-        "trialwatch, over the registry's version history; 80% as a common under-enrolment threshold.",
+        "trialwatch, over the registry's version history; the 80% threshold is a parameter (thresholds in the "
+        "literature vary).",
         "Without the registration version, against the first estimate seen; one observation measures nothing.",
         "enrollment shortfall against the first estimate",
     ),
