@@ -8,7 +8,7 @@ later version is compared with the reference:
 - **minor**: a primary outcome's measure reworded, or its time frame or description changed.
 
 An outcome of a later version continues a reference outcome when its measure is the same text
-(case, white space and markup aside); else, among those left, when it shares at least half its
+(case, white space, markup and the punctuation around words aside); else, among those left, when it shares at least half its
 content words (Jaccard >= 0.5); else when its time frame and description are the same.  Each
 change is timed: before the start, after the start, after the (actual) primary completion,
 after the (actual) completion.  A switch is **hidden** when a later version restores what the
@@ -38,8 +38,10 @@ _MARKUP = re.compile(r"[*_`\\#>]|^\s*(?:[-+]|\d+\.)\s+", re.MULTILINE)
 
 
 def norm(text) -> str:
-    """Text compared: markup, case and white space aside."""
-    return " ".join(_MARKUP.sub(" ", str(text or "")).casefold().split())
+    """Text compared: markup, case, white space and the punctuation around words (a closing full
+    stop, a comma) aside; symbols within words (`≥50%`) count."""
+    words = (word.strip(".,;:!?\"'()[]") for word in _MARKUP.sub(" ", str(text or "")).casefold().split())
+    return " ".join(word for word in words if word)
 
 
 def content_words(text) -> set[str]:
