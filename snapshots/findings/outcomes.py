@@ -8,8 +8,9 @@ later version is compared with the reference:
 - **minor**: a primary outcome's measure reworded, or its time frame or description changed.
 
 An outcome of a later version continues a reference outcome when its measure is the same text
-(case, white space, markup and the punctuation around words aside); else, among those left, when it shares at least half its
-content words (Jaccard >= 0.5); else when its time frame and description are the same.  Each
+(case, white space, markup and the punctuation around words aside); else, among those left,
+when it shares at least half its content words (Jaccard >= 0.5); else when its time frame and
+description are the same.  Each
 change is timed: before the start, after the start, after the (actual) primary completion,
 after the (actual) completion.  A switch is **hidden** when a later version restores what the
 reference said (or something nearer to it), so that the current record alone does not show it.
