@@ -136,6 +136,7 @@ def test_a_wheel_installs_one_name_and_imports_outside_the_checkout(tmp_path):
     tops = {f.split("/")[0] for f in files if not f.split("/")[0].endswith(".dist-info")}
     assert tops == {"trialwatch"}
     assert "trialwatch/snapshots/datasette/metadata.yml" in files
+    assert "trialwatch/snapshots/findings/stopped_reasons.json" in files  # the stopped-reason rules are data
     target = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(target)
     script = (

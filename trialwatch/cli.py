@@ -19,6 +19,7 @@ import click
 from trialwatch import __version__
 from trialwatch.ingest.errors import InputError
 from trialwatch.snapshots.changes.diff import CATEGORIES, SEVERITIES
+from trialwatch.snapshots.findings.definitions import NAMES as FINDING_NAMES
 
 FORMAT_CHOICES = ("text", "json", "csv", "markdown")
 _DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -735,6 +736,82 @@ def feed(ctx, severities, search, nct_ids, every_trial, limit, output):
     with open(output, "wb") as out:
         out.write(data)
     echo_err(f"{data.count(b'<entry>')} changes written to {output}")
+
+
+def _findings_help() -> str:
+    """`findings --help`: what it does, then each finding's one-line definition and its source."""
+    from trialwatch.snapshots.findings.definitions import DEFINITIONS
+
+    intro = (
+        "The standard findings of the meta-research literature, from each trial's whole timeline "
+        "(its snapshots and backfilled registry versions).\n\n"
+        "By default the findings that hold, for these trials or every trial in the database; --all "
+        "shows every rule with its value (holds: yes, no or unknown). Each row says the snapshots it "
+        "rests on and how far the history goes: a finding from a partial history (one that does not "
+        "reach registration) is marked partial. --as-of evaluates a past (or future) day from the "
+        "snapshots observed up to it. Reading writes nothing; --refresh stores today's findings in the "
+        "findings table first (jobs that change timelines, and each run, keep it current; after an "
+        "upgrade, run it once). Exit 2 for an unknown trial or bad usage.\n\n"
+    )
+    definitions = "\n\n".join(f"{d.name}: {d.definition} Source: {d.source}" for d in DEFINITIONS)
+    example = "\n\nExample:\n\n    trialwatch findings NCT03690141 --all --format markdown"
+    return intro + definitions + example
+
+
+@cli.command(help=_findings_help())
+@click.argument("nct_ids", nargs=-1, metavar="[NCT_ID]...")
+@click.option(
+    "--finding",
+    "names",
+    multiple=True,
+    type=click.Choice(FINDING_NAMES),
+    help="Only these findings (repeatable).",
+)
+@click.option("--all", "show_all", is_flag=True, help="Every rule with its value, not only the findings that hold.")
+@click.option(
+    "--refresh",
+    is_flag=True,
+    help="First store today's findings of these trials (or all) in the findings table, for Datasette.",
+)
+@click.option(
+    "--as-of", help="Evaluate as of this day (YYYY-MM-DD), from the snapshots observed up to it; default today."
+)
+@click.option(
+    "--shortfall-below",
+    type=click.FloatRange(min=0, min_open=True, max=1000),
+    default=80.0,
+    show_default=True,
+    help="enrollment_vs_first_estimate holds below this percent of the first estimate.",
+    callback=lambda ctx, param, value: _a_number(value, ctx, param),
+)
+@format_option()
+@click.pass_context
+def findings(ctx, nct_ids, names, show_all, refresh, as_of, shortfall_below, fmt):
+    from datetime import date
+
+    from trialwatch.ingest.ids import normalize_nct_id
+    from trialwatch.snapshots.jobs.findings import refresh as refresh_findings
+    from trialwatch.snapshots.jobs.findings import trial_findings
+    from trialwatch.snapshots.reports.findings import render_findings
+
+    ids = list(dict.fromkeys(normalize_nct_id(n) for n in nct_ids))
+    day, until = None, None
+    if as_of is not None:
+        if not _DATE_ONLY.match(as_of.strip()):
+            raise BadInput(f"--as-of {as_of!r}: give a day, YYYY-MM-DD")
+        until = instant(as_of, end_of_day=True)
+        day = date.fromisoformat(as_of.strip())
+    store = open_store(ctx)
+    for nct_id in ids:
+        known_trial(store, nct_id)
+    if refresh:
+        echo_err(f"{refresh_findings(store, ids or None)} trials' findings stored")
+    with progress_counter("Evaluating") as tick:
+        found = trial_findings(
+            store, ids or store.trial_ids(), on=day, until=until, shortfall_below=shortfall_below, progress=tick
+        )
+    shown = [f for f in found if (show_all or f["holds"]) and (not names or f["finding"] in names)]
+    click.echo(render_findings(shown, fmt), nl=False)
 
 
 @cli.command()

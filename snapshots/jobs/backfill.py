@@ -29,6 +29,7 @@ from datetime import datetime, timedelta, timezone
 
 from trialwatch.ingest.errors import FetchError, InputError
 from trialwatch.ingest.parse import HISTORY as SOURCE_KIND
+from trialwatch.snapshots.jobs.findings import refresh as refresh_findings
 from trialwatch.snapshots.store.outcomes import CHANGED, FAILED, NEW, UNCHANGED
 
 
@@ -188,6 +189,7 @@ def backfill_many(
     for done, _ in enumerate(fetch(store, source, plans), 1):
         if progress:
             progress("Fetching versions", done, total)
+    refresh_findings(store, [item.result.nct_id for item in plans if item.result.fetched])
     return [item.result for item in plans]
 
 

@@ -6,6 +6,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 
 from trialwatch.ingest.parse import Failed, Parsed
+from trialwatch.snapshots.jobs.findings import refresh as refresh_findings
 from trialwatch.snapshots.store.outcomes import FAILED, OUTCOMES
 
 
@@ -24,6 +25,7 @@ def ingest(
     shown (an old saved page ingested late): then at its registry date, and `on_warning` says so.
     """
     counts: Counter = Counter(dict.fromkeys(OUTCOMES, 0))
+    touched: list[str] = []
     for item in items:
         if isinstance(item, Failed):
             store.record_failure(
@@ -46,6 +48,8 @@ def ingest(
             warnings=item.warnings,
         )
         counts[saved.outcome] += 1
+        touched.append(saved.nct_id)
+    refresh_findings(store, touched)  # the trials' findings, from their timelines as they now are
     return counts
 
 

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from trialwatch.ingest.errors import InputError
+from trialwatch.snapshots.jobs.findings import refresh as refresh_findings
 
 
 @dataclass
@@ -47,4 +48,5 @@ def reparse(store, parse: Callable[[bytes, dict], dict], nct_ids=None, progress=
         result.trials += 1
         if progress:
             progress(nct_id)
+    refresh_findings(store, nct_ids)
     return result

@@ -26,7 +26,7 @@ from __future__ import annotations
 import fcntl
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from trialwatch.ingest.errors import FetchError
 from trialwatch.ingest.parse import API
@@ -34,6 +34,8 @@ from trialwatch.ingest.record import absent_record
 from trialwatch.snapshots.changes.dates import now_utc
 from trialwatch.snapshots.changes.diff import CATEGORIES, SEVERITIES
 from trialwatch.snapshots.jobs.backfill import backfill_watched
+from trialwatch.snapshots.jobs.findings import news_since
+from trialwatch.snapshots.jobs.findings import refresh as refresh_findings
 from trialwatch.snapshots.store.outcomes import UNCHANGED
 
 FULL_CHECK_EVERY = timedelta(days=7)
@@ -74,6 +76,7 @@ class RunReport:
     backfilled: dict[str, int] = field(default_factory=dict)
     warnings: int = 0
     titles: dict[str, str] = field(default_factory=dict)  # the changed trials' titles, for the report
+    findings: list[dict] = field(default_factory=list)  # findings that newly hold (jobs.findings.refresh)
 
     @property
     def exit_status(self) -> int:
@@ -81,7 +84,14 @@ class RunReport:
 
     @property
     def has_news(self) -> bool:
-        return bool(self.new_trials or self.changes or self.failures or self.warnings or self.versions_backfilled)
+        return bool(
+            self.new_trials
+            or self.changes
+            or self.failures
+            or self.warnings
+            or self.versions_backfilled
+            or self.findings
+        )
 
     @property
     def versions_backfilled(self) -> int:
@@ -119,12 +129,16 @@ def run(store, source, *, history=None, force: bool = False, progress=None, now:
     saved with --backfill) then get their registry history, and the report says so.
     """
     with run_lock(store.path):
+        held = store.findings.holding(store.watchlist.ids())
         report = _run(store, source, force=force, progress=progress, now=now or now_utc())
         if history is not None:
             for result in backfill_watched(store, history):
                 if result.fetched:
                     report.backfilled[result.nct_id] = len(result.fetched)
                 report.failures.extend({"nct_id": result.nct_id, "error": message} for _, message in result.failed)
+        # Every watched trial's findings, re-evaluated today: what newly holds since the run began is news.
+        refresh_findings(store, store.watchlist.ids(), on=date.fromisoformat(report.started_utc[:10]))
+        report.findings = news_since(store, held)
         return _finish(store, source, report)
 
 

@@ -281,16 +281,18 @@ def render_run(report, fmt: str) -> str:
                 "new_trials": report.new_trials,
                 "changes": [change_json(change, titles) for change in changes],
                 "backfilled": [{"nct_id": n, "versions": count} for n, count in sorted(report.backfilled.items())],
+                "findings": report.findings,
                 "failures": report.failures,
             }
         )
     markdown = fmt == "markdown"
     lines = [
         ("# " if markdown else "") + f"trialwatch run {report.started_utc}: {report.trials_checked} checked, "
-        f"{len(report.new_trials)} new, {len(changes)} changes, {len(report.failures)} failed",
+        f"{len(report.new_trials)} new, {len(changes)} changes, {len(report.findings)} findings, "
+        f"{len(report.failures)} failed",
         "",
     ]
-    for section in (_run_new_trials, _run_changes, _run_backfilled, _run_failures, _run_warnings):
+    for section in (_run_new_trials, _run_changes, _run_findings, _run_backfilled, _run_failures, _run_warnings):
         lines += section(report, changes, markdown)
     return "\n".join(lines)
 
@@ -343,6 +345,12 @@ def _run_backfilled(report, changes, markdown) -> list[str]:
         ),
         "",
     ]
+
+
+def _run_findings(report, changes, markdown) -> list[str]:
+    from trialwatch.snapshots.reports.findings import render_findings_news
+
+    return render_findings_news(report.findings, markdown)
 
 
 def _run_failures(report, changes, markdown) -> list[str]:

@@ -365,6 +365,114 @@ def m007b_run_backfilled_versions(db):
     db.execute("ALTER TABLE runs ADD COLUMN versions_backfilled INTEGER")
 
 
+# -- m009: findings ----------------------------------------------------------------------
+# Each trial's findings (trialwatch.snapshots.findings) as last evaluated, the timeline digest
+# they came from, and the views Datasette shows them in.
+
+_M009_VIEWS = {
+    "findings_holding": """
+        SELECT f.nct_id, t.title, t.sponsor, t.status, f.finding, f.class, f.days, f.percent, f.complete,
+               f.summary, s.as_of, s.evaluated_on, f.snapshot_id
+        FROM findings f JOIN trials t ON t.nct_id = f.nct_id JOIN findings_state s ON s.nct_id = f.nct_id
+        WHERE f.holds = 1
+        ORDER BY f.finding, f.nct_id""",
+    "outcome_switches": """
+        SELECT f.nct_id, t.title, t.sponsor, t.status, f.class,
+               json_extract(f.value, '$.timing') AS timing,
+               json_extract(f.value, '$.hidden') AS hidden,
+               json_extract(f.value, '$.current_against_reference') AS current_against_reference,
+               f.days AS days_after_start,
+               json_extract(f.value, '$.reference.version') AS reference,
+               f.summary, f.complete, s.as_of, f.snapshot_id
+        FROM findings f JOIN trials t ON t.nct_id = f.nct_id JOIN findings_state s ON s.nct_id = f.nct_id
+        WHERE f.finding = 'primary_outcome_changed' AND f.holds = 1
+        ORDER BY f.class, f.days DESC, f.nct_id""",
+    "overdue_results_by_sponsor": """
+        SELECT t.sponsor,
+               count(*) AS applicable_trials,
+               sum(json_extract(f.value, '$.due_date') < s.evaluated_on) AS due,
+               sum(f.class = 'overdue') AS overdue,
+               sum(f.class = 'due_in_grace') AS due_in_grace,
+               sum(f.class = 'reported_late') AS reported_late,
+               sum(f.class = 'reported_on_time') AS reported_on_time,
+               round(100.0 * sum(f.class = 'overdue') / nullif(sum(json_extract(f.value, '$.due_date') < s.evaluated_on), 0), 1)
+                 AS percent_of_due_overdue,
+               min(s.evaluated_on) AS evaluated_on
+        FROM findings f JOIN trials t ON t.nct_id = f.nct_id JOIN findings_state s ON s.nct_id = f.nct_id
+        WHERE f.finding = 'results_due' AND json_extract(f.value, '$.applicable') = 1
+        GROUP BY t.sponsor
+        ORDER BY overdue DESC, due DESC, t.sponsor""",
+    "slippage_distribution": """
+        SELECT CASE
+                 WHEN f.days < 0 THEN '1 earlier'
+                 WHEN f.days = 0 THEN '2 unchanged'
+                 WHEN f.days <= 90 THEN '3 up to 90 days later'
+                 WHEN f.days <= 180 THEN '4 91 to 180 days'
+                 WHEN f.days <= 365 THEN '5 181 to 365 days'
+                 WHEN f.days <= 730 THEN '6 1 to 2 years'
+                 ELSE '7 over 2 years'
+               END AS slippage,
+               count(*) AS trials,
+               sum(f.complete) AS from_first_registered,
+               sum(json_extract(f.value, '$.postponements')) AS postponements,
+               min(f.days) AS min_days, max(f.days) AS max_days
+        FROM findings f
+        WHERE f.finding = 'primary_completion_slippage' AND f.days IS NOT NULL
+        GROUP BY 1
+        ORDER BY 1""",
+    "retroactively_prospective_trials": """
+        SELECT f.nct_id, t.title, t.sponsor, t.status,
+               json_extract(f.value, '$.registered') AS registered,
+               json_extract(f.value, '$.first_start_date.date') AS first_start_date,
+               json_extract(f.value, '$.moved_start_date.date') AS moved_start_date,
+               json_extract(f.value, '$.moved_in') AS moved_in,
+               f.class, f.summary, f.complete, s.as_of, f.snapshot_id
+        FROM findings f JOIN trials t ON t.nct_id = f.nct_id JOIN findings_state s ON s.nct_id = f.nct_id
+        WHERE f.finding = 'retroactively_prospective' AND f.holds = 1
+        ORDER BY registered, f.nct_id""",
+}
+
+
+@migrations()
+def m009_findings(db):
+    db["findings"].create(
+        {
+            "nct_id": str,
+            "finding": str,
+            "holds": int,
+            "class": str,
+            "days": int,
+            "percent": float,
+            "complete": int,
+            "summary": str,
+            "value": str,
+            "evidence": str,
+            "snapshot_id": int,
+        },
+        pk=("nct_id", "finding"),
+        foreign_keys=[("nct_id", "trials", "nct_id"), ("snapshot_id", "snapshots", "id")],
+        not_null={"nct_id", "finding"},
+    )
+    db["findings"].create_index(["finding", "holds"])
+    db["findings_state"].create(
+        {
+            "nct_id": str,
+            "timeline": str,
+            "history_from": str,
+            "history_to": str,
+            "from_registration": int,
+            "as_of": str,
+            "evaluated_on": str,
+            "refreshed_utc": str,
+        },
+        pk="nct_id",
+        foreign_keys=[("nct_id", "trials", "nct_id")],
+        not_null={"nct_id"},
+    )
+    for name, sql in _M009_VIEWS.items():
+        db.execute(f"CREATE VIEW [{name}] AS {sql.strip()}")
+
+
 def migrate(db) -> None:
     """Bring the database to the current schema."""
     migrations.apply(db)

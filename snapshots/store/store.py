@@ -22,6 +22,7 @@ from trialwatch.ingest.record import canonical_json
 from trialwatch.snapshots.changes.dates import now_utc
 from trialwatch.snapshots.changes.diff import sort_key
 from trialwatch.snapshots.changes.known import as_record, fingerprint, start
+from trialwatch.snapshots.store.findings import FindingsTable
 from trialwatch.snapshots.store.history import RegistryHistory
 from trialwatch.snapshots.store.migrations import migrate
 from trialwatch.snapshots.store.outcomes import CHANGED, FAILED, NEW, UNCHANGED
@@ -162,6 +163,7 @@ class Store:
             # The registry's history index (not `history`: that is the trial's snapshots, below).
             self.registry_history = RegistryHistory(self.db)
             self.reading = Reading(self.db.conn)  # what reports, pictures and feeds read
+            self.findings = FindingsTable(self.db)
         except sqlite3.DatabaseError as error:
             not_a_database = "not a database" in str(error) or "encrypted" in str(error)
             raise StoreError(f"{self.path}: cannot open the database ({error})", bad_input=not_a_database) from None
