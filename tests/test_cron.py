@@ -88,3 +88,37 @@ def test_the_wrapper_run_as_cron_would_refreshes_the_watchlist(tmp_path):
             timeout=120,
         )
         assert result.returncode == 1 and "NCT09999999" in result.stdout
+
+
+def cron_run(tmp_path, **env):
+    """The wrapper as cron runs it: a minimal environment, no terminal, no standard input."""
+    trialwatch = Path(sys.executable).parent / "trialwatch"
+    cron_env = {"HOME": str(tmp_path), "PATH": "/usr/bin:/bin", "SHELL": "/bin/sh", "LOGNAME": "tw"}
+    cron_env.update(TRIALWATCH_BIN=str(trialwatch), **env)
+    return subprocess.run(
+        [str(CRON / "trialwatch-run")],
+        env=cron_env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_cron_mails_a_failure_that_comes_before_any_report(tmp_path):
+    """cron mails stdout: a bad registry URL or a database that cannot be opened must reach it."""
+    db = tmp_path / "tw.db"
+    bad_url = cron_run(tmp_path, TRIALWATCH_DB=str(db), TRIALWATCH_CTGOV_URL="http:///nowhere")
+    assert bad_url.returncode == 2
+    assert "trialwatch run failed (exit 2)" in bad_url.stdout and "is not an http(s) registry URL" in bad_url.stdout
+    corrupt = tmp_path / "corrupt.db"
+    corrupt.write_bytes(b"this is not a database, though its name says so" * 100)
+    broken = cron_run(tmp_path, TRIALWATCH_DB=str(corrupt), TRIALWATCH_CTGOV_URL="http://127.0.0.1:9")
+    assert broken.returncode != 0 and "trialwatch run failed" in broken.stdout and "corrupt.db" in broken.stdout
+    log = (tmp_path / "corrupt.log").read_text()
+    assert "corrupt.db" in log  # the log keeps it too
+
+
+def test_the_crontab_install_steps_use_a_private_temporary_file():
+    steps = (CRON / "trialwatch.crontab").read_text()
+    assert "/tmp/crontab" not in steps and "mktemp" in steps

@@ -286,3 +286,43 @@ def _alive(pid: int) -> bool:
     except OSError:
         return False
     return "\nState:\tZ" not in state
+
+
+def test_the_run_lock_holds_through_a_link_to_the_database(tmp_path):
+    from trialwatch.snapshots.jobs.run import run_lock
+
+    db = tmp_path / "tw.db"
+    assert tw(db, "ingest", SEED).exit_code == 0
+    link = tmp_path / "link.db"
+    link.symlink_to(db)
+    with run_lock(str(db)):
+        result, _ = peak(["--db", link, "--ctgov-url", "http://127.0.0.1:9", "run"])
+    assert result.returncode == 75 and "another trialwatch run holds the database" in result.stderr
+
+
+def test_datasette_dies_with_a_killed_serve(tmp_path):
+    db = tmp_path / "tw.db"
+    assert tw(db, "ingest", SEED).exit_code == 0
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "trialwatch", "--db", str(db), "serve", "--port", str(port)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    children: list[int] = []
+    deadline = time.monotonic() + 60
+    while not children and time.monotonic() < deadline:
+        children = _children(proc.pid)
+        time.sleep(0.05)
+    assert children, "serve never started Datasette"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    deadline = time.monotonic() + 10
+    while any(_alive(pid) for pid in children) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(_alive(pid) for pid in children)

@@ -16,6 +16,8 @@ import subprocess
 import sys
 import tempfile
 
+from trialwatch.ingest.processes import die_with_parent
+
 SHIPPED_NAME = "trialwatch"  # the database name metadata.yml is written for
 MISSING = "trialwatch serve needs Datasette: pip install '.[datasette]' in trialwatch's checkout"
 
@@ -88,7 +90,8 @@ def serve(db_path: str, host: str, port: int) -> int:
             "suggest_facets",
             "off",
         ]
-        process = subprocess.Popen(command)
+        parent = os.getpid()  # Datasette dies with trialwatch, however trialwatch ends (kill -9 included)
+        process = subprocess.Popen(command, preexec_fn=lambda: die_with_parent(parent))
         signal.signal(signal.SIGTERM, lambda *_: process.terminate())
         try:
             status = process.wait()

@@ -24,6 +24,7 @@ registry" is critical and reported once (an absent trial seen absent again is un
 from __future__ import annotations
 
 import fcntl
+import os
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -47,8 +48,9 @@ class RunLocked(Exception):
 
 @contextmanager
 def run_lock(db_path: str):
-    """An exclusive lock beside the database, released when the process ends however it ends."""
-    lock_path = f"{db_path}.lock"
+    """An exclusive lock beside the database, released when the process ends however it ends.
+    Taken on the database's real path: a link to it (or a path through one) takes the same lock."""
+    lock_path = f"{os.path.realpath(db_path)}.lock"
     handle = open(lock_path, "a")
     try:
         try:
