@@ -175,18 +175,7 @@ LABEL_LESS_UNKNOWN = (
 
 _NCT_LINE = re.compile(r"^NCT ID:?\s*(NCT[0-9]{8})$", re.IGNORECASE)
 _UPDATED_LINE = re.compile(r"^Last Updated:?\s*(.*)$", re.IGNORECASE)
-_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
-_ENROLLMENT = re.compile(r"^([0-9]+) participants?$")
-_AGE = re.compile(r"^[0-9]+ (?:Year|Month|Week|Day|Hour|Minute)s?$")
 _HIDDEN_EMAIL = re.compile(r"^\[email\s*protected\]$")
-_ROLE_PHRASE = re.compile(r"(Participants?|Caregivers?|Investigators?|Outcomes? Assessors?)(?:\s+|$)")
-_MASKED = {
-    "participant": "PARTICIPANT",
-    "caregiver": "CARE_PROVIDER",
-    "investigator": "INVESTIGATOR",
-    "outcome assessor": "OUTCOMES_ASSESSOR",
-    "outcomes assessor": "OUTCOMES_ASSESSOR",
-}
 _VIEW_RESULTS = "View full results"
 # Labels the site writes before their value on one line; a table layout splits them onto two.
 _INLINE_LABELS = (
