@@ -224,7 +224,7 @@ def render_record(record: dict, fmt: str) -> str:
         f"Primary completion date: {shown('primary_completion_date', _dated(record.get('primary_completion_date')))}",
         f"Completion date:         {shown('completion_date', _dated(record.get('completion_date')))}",
         f"Last updated:            {shown('last_updated', record.get('last_updated'))}",
-        f"Results:                 {shown('has_results', 'posted' if record.get('has_results') else 'none')}",
+        f"Results:                 {shown('has_results', 'posted' if record.get('has_results') else 'not posted')}",
         f"Conditions:              {shown('conditions', '; '.join(record.get('conditions') or []))}",
         f"Lead sponsor:            {shown('lead_sponsor', (record.get('lead_sponsor') or {}).get('name'))}",
         f"Arms:                    {shown('arms', '; '.join(a.get('label') or '' for a in record.get('arms') or []))}",
