@@ -31,6 +31,8 @@ HISTORY = "ctgov history"  # a version from the registry's history
 SEARCH = "ctgov search"  # a saved search's answer (failures only: matches are API records)
 PAGE_TEXT = "page text"  # a saved page, its visible text
 PAGE_HTML = "page html"  # a saved page, HTML
+RESULTS_PAGE_TEXT = "results page text"  # a trial's results page (…/results), its visible text
+RESULTS_PAGE_HTML = "results page html"  # a trial's results page, HTML
 PAGE_URL = "page url"  # a page URL that could not be fetched (failures only)
 FILE = "file"  # a file that could not be read (failures only)
 
@@ -101,16 +103,20 @@ def _parse_api(text: str, data: bytes, ref: str) -> list[Parsed]:
 
 def _parse_html(text: str, data: bytes, ref: str) -> list[Parsed]:
     from .html import parse_html
+    from .results_page import is_results_record
 
     record, warnings = parse_html(text, ref)
-    return [Parsed(record, data, PAGE_HTML, ref, warnings)]
+    kind = RESULTS_PAGE_HTML if is_results_record(record) else PAGE_HTML
+    return [Parsed(record, data, kind, ref, warnings)]
 
 
 def _parse_text(text: str, data: bytes, ref: str) -> list[Parsed]:
     from .page import parse_page
+    from .results_page import is_results_record
 
     record, warnings = parse_page(text, ref)
-    return [Parsed(record, data, PAGE_TEXT, ref, warnings)]
+    kind = RESULTS_PAGE_TEXT if is_results_record(record) else PAGE_TEXT
+    return [Parsed(record, data, kind, ref, warnings)]
 
 
 def _looks_like_html(text: str) -> bool:

@@ -77,6 +77,12 @@ ROWS = (
 )
 
 
+def is_results_record(record: dict) -> bool:
+    """Whether a page's record came from a results page (only such a page shows some sections of
+    the results, `results.rest` unknown)."""
+    return "results.rest" in (record.get("unknown") or ())
+
+
 def is_results_title(line: str) -> bool:
     return bool(TITLE.match(line))
 
