@@ -51,8 +51,9 @@ def test_snapshot_keeps_source_hash_record_and_compressed_raw(store):
     snap = dict(zip(columns, snap, strict=True))
     assert snap["observed_utc"] == day(1) and snap["last_updated"] == "2025-01-01"
     assert (snap["source_kind"], snap["source_ref"]) == ("page text", "seeds/a.txt")
-    assert json.loads(snap["record"]) == record()
-    assert decode_raw(snap["raw"], snap["raw_encoding"]) == b"the page" and snap["raw_encoding"] == "zstd"
+    assert snap["codec"] == 1 and snap["base_id"] is None and snap["raw"] is None  # one compressed frame
+    record_json, raw = store.db.execute("select trialwatch_record(id), trialwatch_raw(id) from snapshots").fetchone()
+    assert json.loads(record_json) == record() and raw == b"the page"
     assert len(snap["content_hash"]) == 64
 
 

@@ -9,6 +9,7 @@ import sqlite_utils
 from clirun import tw
 from trialwatch.ingest.parse import parse_file
 from trialwatch.ingest.record import canonical_json, content_hash
+from trialwatch.snapshots.store.codec import register
 from trialwatch.snapshots.store.migrations import migrations
 from trialwatch.snapshots.store.store import Store
 
@@ -64,7 +65,8 @@ def test_a_database_of_the_first_schema_migrates_with_nothing_lost(tmp_path):
         assert conn.execute("select nct_id, title, status from trials").fetchall() == [
             ("NCT06731192", record["title"], "NOT_YET_RECRUITING")
         ]
-        assert json.loads(conn.execute("select record from snapshots").fetchone()[0]) == record
+        register(conn)  # trialwatch_record(): records are stored compressed since m008
+        assert json.loads(conn.execute("select trialwatch_record(id) from snapshots").fetchone()[0]) == record
         assert conn.execute("select count(*) from checks").fetchone()[0] == 1
         # The new search index knows the old trial.
         assert conn.execute("select rowid from trials_fts where trials_fts match 'Alport'").fetchall() != []

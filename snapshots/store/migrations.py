@@ -309,6 +309,69 @@ def m006_known_state(db):
     db.execute("ALTER TABLE checks ADD COLUMN last_updated TEXT")
 
 
+# -- m008: compact storage ----------------------------------------------------------------
+# Records and raw inputs as zstd frames (trialwatch.snapshots.store.codec): key frames with a
+# shipped dictionary, deltas against a key frame of the same trial.  Read in SQL with
+# trialwatch_record(id), which the store and the Datasette plugin register.
+
+_M008_TRIAL_TIMELINE = """
+        SELECT s.nct_id, s.observed_utc, s.id AS snapshot_id, json_extract(trialwatch_record(s.id), '$.title') AS title,
+               s.status,
+               json_extract(trialwatch_record(s.id), '$.enrollment.count') AS enrollment_count,
+               json_extract(trialwatch_record(s.id), '$.enrollment.type') AS enrollment_type,
+               json_extract(trialwatch_record(s.id), '$.start_date.date') AS start_date,
+               json_extract(trialwatch_record(s.id), '$.start_date.type') AS start_date_type,
+               json_extract(trialwatch_record(s.id), '$.primary_completion_date.date') AS primary_completion_date,
+               json_extract(trialwatch_record(s.id), '$.primary_completion_date.type') AS primary_completion_date_type,
+               json_extract(trialwatch_record(s.id), '$.completion_date.date') AS completion_date,
+               json_extract(trialwatch_record(s.id), '$.completion_date.type') AS completion_date_type,
+               json_extract(trialwatch_record(s.id), '$.has_results') AS has_results,
+               s.last_updated, s.source_kind, s.change_count,
+               (SELECT group_concat(c.summary, '; ') FROM changes c WHERE c.snapshot_id = s.id) AS changes
+        FROM snapshots s
+        ORDER BY s.nct_id, s.observed_utc, s.id"""
+
+
+@migrations()
+def m008_compact_snapshots(db):
+    db.execute("ALTER TABLE snapshots ADD COLUMN codec INTEGER")
+    db.execute("ALTER TABLE snapshots ADD COLUMN base_id INTEGER REFERENCES snapshots(id)")
+    db.execute("DROP VIEW trial_timeline")
+    db.execute(f"CREATE VIEW [trial_timeline] AS {_M008_TRIAL_TIMELINE.strip()}")
+    _m008_compress_rows(db)
+
+
+def _m008_compress_rows(db) -> None:
+    """Every row written before: its record and raw input as one frame, each trial's oldest a key
+    frame and the others deltas where they pay (codec.encode), in this migration's transaction."""
+    from trialwatch.snapshots.store import codec
+
+    execute = db.conn.execute
+    rows = execute("SELECT id, nct_id FROM snapshots WHERE codec IS NULL ORDER BY nct_id, observed_utc, id").fetchall()
+    trial, key_id, key = None, None, None
+    updates: list = []
+    for snapshot_id, nct_id in rows:
+        if nct_id != trial:
+            trial, key_id, key = nct_id, None, None
+        data = codec.row_content(execute, snapshot_id)
+        assert data is not None
+        frame, is_delta = codec.encode(data, key)
+        if not is_delta:
+            key_id, key = snapshot_id, data
+        updates.append((frame, codec.CURRENT, key_id if is_delta else None, snapshot_id))
+        if len(updates) >= 1000:
+            _m008_write(db, updates)
+    _m008_write(db, updates)
+
+
+def _m008_write(db, updates: list) -> None:
+    db.conn.executemany(
+        "UPDATE snapshots SET record = ?, codec = ?, base_id = ?, raw = NULL, raw_encoding = NULL WHERE id = ?",
+        updates,
+    )
+    updates.clear()
+
+
 def migrate(db) -> None:
     """Bring the database to the current schema."""
     migrations.apply(db)

@@ -12,9 +12,10 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-import zlib
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
 
 import sqlite_utils
 
@@ -22,6 +23,8 @@ from trialwatch.ingest.record import canonical_json
 from trialwatch.snapshots.changes.dates import now_utc
 from trialwatch.snapshots.changes.diff import sort_key
 from trialwatch.snapshots.changes.known import as_record, fingerprint, start
+from trialwatch.snapshots.store import codec
+from trialwatch.snapshots.store.codec import decode_raw as decode_raw  # raw inputs of rows written before m008
 from trialwatch.snapshots.store.migrations import migrate
 from trialwatch.snapshots.store.outcomes import CHANGED, FAILED, NEW, UNCHANGED
 from trialwatch.snapshots.store.runs import RunLog
@@ -36,8 +39,11 @@ from trialwatch.snapshots.store.watchlist import Watchlist
 
 BUSY_TIMEOUT_MS = 15_000
 CACHE_KIB = 64 * 1024  # SQLite page cache: the indexes of a whole-registry database stay in memory
-WAL_CHECKPOINT_PAGES = 16_384
-RAW_ZSTD_LEVEL = 3  # 6x faster than zlib level 6 for 1.06x the size (tests/benchmarks/bench.py)
+PAGE_SIZE = 32_768  # new databases (tests/benchmarks/bench.py: 12% of a snapshot page unused, 22% at 4 KB)
+WAL_CHECKPOINT_BYTES = 64 * 1024 * 1024
+# Bulk work (`Store.bulk`) commits every this many trials or seconds, whichever comes first.
+BATCH_TRIALS = 500
+BATCH_SECONDS = 1.0
 
 _CHECK_INSERT = (
     "INSERT INTO checks (nct_id, checked_utc, source_kind, source_ref, source_version, outcome, snapshot_id, error, "
@@ -109,24 +115,6 @@ class Saved:
     changes: list[dict] = field(default_factory=list)
 
 
-def decode_raw(data: bytes | None, encoding: str | None) -> bytes | None:
-    """A snapshot's raw input as stored (`raw`, `raw_encoding`) → the input's bytes.
-
-    'zstd' since the bulk import; 'zlib' rows written before it read the same.
-    """
-    if data is None:
-        return None
-    if encoding == "zstd":
-        import zstandard
-
-        return zstandard.ZstdDecompressor().decompress(data)
-    if encoding == "zlib":
-        return zlib.decompress(data)
-    if encoding is None:
-        return bytes(data)
-    raise StoreError(f"raw input stored in an unknown encoding {encoding!r}", bad_input=False)
-
-
 def _warnings_text(warnings: list[str] | None) -> str | None:
     """A check's parser warnings as stored: one per line, None when there were none."""
     return "\n".join(warnings) if warnings else None
@@ -142,6 +130,9 @@ class Store:
             self.db = sqlite_utils.Database(conn)
             self.db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             self.db.execute("PRAGMA foreign_keys = ON")
+            if self.db.execute("PRAGMA page_count").fetchone()[0] == 0:  # a new file: before WAL and tables
+                # Snapshots are frames of about 4 KB: on 4 KB pages a fifth of each page went unused.
+                self.db.execute(f"PRAGMA page_size = {PAGE_SIZE}")
             if self.db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
                 self.db.execute("PRAGMA journal_mode = WAL")
             # In WAL mode NORMAL syncs at checkpoints, not at every commit: each trial's commit
@@ -150,19 +141,77 @@ class Store:
             self.db.execute("PRAGMA synchronous = NORMAL")
             # Checkpoint (and sync) every 64 MiB of WAL rather than every 4 MiB: a bulk import
             # syncs the same data in fewer, larger writes.
-            self.db.execute(f"PRAGMA wal_autocheckpoint = {WAL_CHECKPOINT_PAGES}")
+            page_size = self.db.execute("PRAGMA page_size").fetchone()[0]
+            self.db.execute(f"PRAGMA wal_autocheckpoint = {WAL_CHECKPOINT_BYTES // page_size}")
             self.db.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
-            self._zstd: Any = None  # a zstandard.ZstdCompressor, made on first use
+            self._batch: dict | None = None  # the open batch of `bulk`, if any
+            codec.register(conn)
             migrate(self.db)
             self.watchlist = Watchlist(self.db)
             self.runs = RunLog(self.db)
-            self.timelines = Timelines(self.db, self._compress)
+            self.timelines = Timelines(self.db)
         except sqlite3.DatabaseError as error:
             not_a_database = "not a database" in str(error) or "encrypted" in str(error)
             raise StoreError(f"{self.path}: cannot open the database ({error})", bad_input=not_a_database) from None
 
     def close(self) -> None:
         self.db.conn.close()
+
+    # -- transactions ----------------------------------------------------------------------
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """One observation's writes, all or nothing: a transaction of its own, or a savepoint
+        inside the open batch of `bulk` (which commits it with the trials around it)."""
+        try:
+            with self.db.atomic():
+                yield
+        except BaseException:
+            self.timelines.cache.clear()  # rows read or written in what was rolled back
+            raise
+        if self._batch is not None:
+            self._batch_done()
+
+    @contextmanager
+    def bulk(self, *, trials: int = BATCH_TRIALS, seconds: float = BATCH_SECONDS) -> Iterator[None]:
+        """Commit several trials per transaction while this block runs: every `trials` trials or
+        `seconds` seconds, and at its end.  Each trial's check, snapshot and change rows are
+        still all or nothing (a savepoint each); a process killed mid-way loses at most the
+        trials of the batch not yet committed, never part of a trial.  An exception ends the
+        block after committing the trials done before it."""
+        if self._batch is not None:
+            yield
+            return
+        self._batch = {"limit": trials, "seconds": seconds, "count": 0, "since": time.monotonic()}
+        self.db.conn.execute("BEGIN")
+        try:
+            yield
+        except BaseException:
+            self._end_batch()
+            raise
+        else:
+            self._end_batch()
+        finally:
+            self._batch = None
+
+    def _batch_done(self) -> None:
+        batch = self._batch
+        assert batch is not None
+        batch["count"] += 1
+        if batch["count"] >= batch["limit"] or time.monotonic() - batch["since"] >= batch["seconds"]:
+            self.db.conn.execute("COMMIT")
+            self.db.conn.execute("BEGIN")
+            batch["count"], batch["since"] = 0, time.monotonic()
+
+    def _end_batch(self) -> None:
+        if not self.db.conn.in_transaction:
+            return
+        try:
+            self.db.conn.execute("COMMIT")
+        except BaseException:
+            self.db.conn.rollback()
+            self.timelines.cache.clear()
+            raise
 
     # -- writing -------------------------------------------------------------------------
 
@@ -187,7 +236,7 @@ class Store:
             record, observed_utc or now_utc(), source_kind, source_ref, raw, source_version, module_labels
         )
         checked_utc = checked_utc or now_utc()
-        with self.db.atomic():
+        with self._transaction():
             result = self._place(observation)
             self.db.conn.execute(
                 _CHECK_INSERT,
@@ -287,7 +336,7 @@ class Store:
         source_version: int | None = None,
     ) -> None:
         """A check that failed: why, and of what; nothing else is written."""
-        with self.db.atomic():
+        with self._transaction():
             self.db.conn.execute(
                 _CHECK_INSERT,
                 (
@@ -304,13 +353,6 @@ class Store:
                     None,
                 ),
             )
-
-    def _compress(self, raw: bytes) -> tuple[bytes, str]:
-        if self._zstd is None:
-            import zstandard
-
-            self._zstd = zstandard.ZstdCompressor(level=RAW_ZSTD_LEVEL)
-        return self._zstd.compress(raw), "zstd"
 
     def _refresh_trial(self, nct_id: str, known: dict | None) -> None:
         """The trial's current row: each column as known (its last known value), and its timeline."""
@@ -340,20 +382,27 @@ class Store:
         how many records changed.
         """
         changed = 0
-        with self.db.atomic():
-            for row in list(
-                self.db.query(
-                    "SELECT id, nct_id, observed_utc, source_kind, source_ref, raw, raw_encoding, record "
-                    "FROM snapshots WHERE nct_id = ? ORDER BY observed_utc, id",
-                    [nct_id],
-                )
-            ):
-                row["raw"] = decode_raw(row.pop("raw"), row.pop("raw_encoding"))
-                old_text = row["record"]
-                row["record"] = json.loads(old_text)
-                record = remake(row)
-                changed += canonical_json(record) != old_text
-                self.timelines.rewrite_record(row["id"], record)
+        with self._transaction():
+            rows = self.db.execute(
+                "SELECT id, nct_id, observed_utc, source_kind, source_ref FROM snapshots WHERE nct_id = ? "
+                "ORDER BY observed_utc, id",
+                [nct_id],
+            ).fetchall()
+            records = {}
+            for snapshot_id, nct, observed_utc, source_kind, source_ref in rows:
+                old_text, raw = codec.split(self.timelines.content(snapshot_id))
+                snapshot = {
+                    "id": snapshot_id,
+                    "nct_id": nct,
+                    "observed_utc": observed_utc,
+                    "source_kind": source_kind,
+                    "source_ref": source_ref,
+                    "raw": raw,
+                    "record": json.loads(old_text),
+                }
+                records[snapshot_id] = remake(snapshot)
+                changed += canonical_json(records[snapshot_id]) != old_text
+            self.timelines.rewrite_records(nct_id, records)
             self._refresh_trial(nct_id, self.timelines.replay(nct_id))
         return changed
 
@@ -387,7 +436,7 @@ class Store:
         """One entry per snapshot of a trial, oldest first."""
         sql = (
             "SELECT id AS snapshot_id, observed_utc AS observed_at, last_updated, source_kind, source_ref, "
-            "source_version, status, json_extract(record, '$.enrollment') AS enrollment, change_count "
+            "source_version, status, json_extract(trialwatch_record(id), '$.enrollment') AS enrollment, change_count "
             "FROM snapshots WHERE nct_id = ? ORDER BY observed_utc, id"
         )
         rows = []
