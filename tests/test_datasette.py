@@ -181,8 +181,8 @@ def test_it_listens_on_localhost_only_and_shows_the_metadata(served):
     assert metadata["title"] == "trialwatch"
     assert list(metadata["databases"]) == [DB_NAME]
     database = served.get(f"/{DB_NAME}.json")
-    assert {"trials", "snapshots", "changes", "checks"} <= {t["name"] for t in database["tables"]}
-    assert {"status_changes", "date_changes", "enrollment_changes", "recent_changes", "trial_timeline"} <= {
+    assert {"trials", "snapshots", "changes", "check_log"} <= {t["name"] for t in database["tables"]}
+    assert {"checks", "status_changes", "date_changes", "enrollment_changes", "recent_changes", "trial_timeline"} <= {
         v["name"] for v in database["views"]
     }
 

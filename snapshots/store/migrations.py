@@ -314,8 +314,7 @@ def m006_known_state(db):
 # shipped dictionary, deltas against a key frame of the same trial.  Read in SQL with
 # trialwatch_record(id), which the store and the Datasette plugin register.
 
-_M008_TRIAL_TIMELINE = """
-        SELECT s.nct_id, s.observed_utc, s.id AS snapshot_id, json_extract(trialwatch_record(s.id), '$.title') AS title,
+_M008_TRIAL_TIMELINE = """SELECT s.nct_id, s.observed_utc, s.id AS snapshot_id, json_extract(trialwatch_record(s.id), '$.title') AS title,
                s.status,
                json_extract(trialwatch_record(s.id), '$.enrollment.count') AS enrollment_count,
                json_extract(trialwatch_record(s.id), '$.enrollment.type') AS enrollment_type,
@@ -337,7 +336,7 @@ def m008_compact_snapshots(db):
     db.execute("ALTER TABLE snapshots ADD COLUMN codec INTEGER")
     db.execute("ALTER TABLE snapshots ADD COLUMN base_id INTEGER REFERENCES snapshots(id)")
     db.execute("DROP VIEW trial_timeline")
-    db.execute(f"CREATE VIEW [trial_timeline] AS {_M008_TRIAL_TIMELINE.strip()}")
+    db.execute(f"CREATE VIEW [trial_timeline] AS {_M008_TRIAL_TIMELINE}")
     _m008_compress_rows(db)
 
 
@@ -370,6 +369,58 @@ def _m008_write(db, updates: list) -> None:
         updates,
     )
     updates.clear()
+
+
+_M008_CHECKS_VIEW = """SELECT c.id,
+               CASE WHEN c.trial IS NOT NULL THEN printf('NCT%08d', c.trial) ELSE n.nct_id END AS nct_id,
+               coalesce(n.checked_utc, strftime('%Y-%m-%dT%H:%M:%S+00:00', c.checked, 'unixepoch')) AS checked_utc,
+               s.source_kind,
+               CASE WHEN c.trial IS NOT NULL THEN replace(s.source_ref, '{nct_id}', printf('NCT%08d', c.trial))
+                    ELSE s.source_ref END AS source_ref,
+               CASE c.outcome WHEN 0 THEN 'new' WHEN 1 THEN 'changed' WHEN 2 THEN 'unchanged' ELSE 'failed' END
+                   AS outcome,
+               c.snapshot_id, n.error, s.run_id, c.version AS source_version, n.warnings,
+               coalesce(n.last_updated, date(c.last_updated * 86400, 'unixepoch')) AS last_updated
+        FROM check_log c JOIN check_sources s ON s.id = c.source LEFT JOIN check_notes n ON n.check_id = c.id"""
+
+
+@migrations()
+def m008_compact_checks(db):
+    # Checks as rows of integers (trialwatch.snapshots.store.checklog), read back through the view
+    # `checks` with the columns the table had.  Indexes only where few rows are: failed checks
+    # (runs.watched_checks) and checks of registry versions (Store.versions_had).
+    db.execute(
+        "CREATE TABLE check_sources (id INTEGER PRIMARY KEY, source_kind TEXT NOT NULL, source_ref TEXT, "
+        "run_id INTEGER)"
+    )
+    db.execute("CREATE INDEX check_sources_kind ON check_sources (source_kind, source_ref, run_id)")
+    db.execute(
+        "CREATE TABLE check_log (id INTEGER PRIMARY KEY, trial INTEGER, checked INTEGER NOT NULL, "
+        "outcome INTEGER NOT NULL, snapshot_id INTEGER REFERENCES snapshots(id), "
+        "source INTEGER NOT NULL REFERENCES check_sources(id), version INTEGER, last_updated INTEGER)"
+    )
+    db.execute("CREATE INDEX check_log_failed ON check_log (trial, id) WHERE outcome = 3")
+    db.execute("CREATE INDEX check_log_versions ON check_log (trial, version) WHERE version IS NOT NULL")
+    db.execute(
+        "CREATE TABLE check_notes (check_id INTEGER PRIMARY KEY REFERENCES check_log(id), nct_id TEXT, "
+        "checked_utc TEXT, error TEXT, warnings TEXT, last_updated TEXT)"
+    )
+    _m008_move_checks(db)
+    db.execute("DROP TABLE checks")
+    db.execute(f"CREATE VIEW [checks] AS {_M008_CHECKS_VIEW}")
+
+
+def _m008_move_checks(db) -> None:
+    """Every check of the old table into the compact ones, with its id."""
+    from trialwatch.snapshots.store.checklog import CheckLog
+
+    log = CheckLog(db)
+    rows = db.conn.execute(
+        "SELECT id, nct_id, checked_utc, source_kind, source_ref, source_version, outcome, snapshot_id, error, "
+        "warnings, run_id, last_updated FROM checks ORDER BY id"
+    )
+    for check_id, *values in rows.fetchall():
+        log.add(*values, check_id=check_id)
 
 
 def migrate(db) -> None:

@@ -28,7 +28,8 @@ _FINISH = f"UPDATE runs SET {', '.join(f'{name} = ?' for name in RUN_FIGURES)} W
 
 @dataclass
 class WatchedCheck:
-    """A watched trial and its latest checks: the last one that did not fail, and the last outcome."""
+    """A watched trial and its latest checks: when the last one that did not fail was, and FAILED
+    when the latest check failed (None otherwise)."""
 
     nct_id: str
     last_ok_utc: str | None
@@ -59,14 +60,18 @@ class RunLog:
         return row[0] if row else None
 
     def watched_checks(self) -> list[WatchedCheck]:
-        """Every watched trial with its last good check and its last outcome, by NCT id."""
-        return [
-            WatchedCheck(*row)
-            for row in self.db.execute(
-                "SELECT w.nct_id, "
-                "(SELECT max(checked_utc) FROM checks c WHERE c.nct_id = w.nct_id AND c.outcome != ?), "
-                "(SELECT outcome FROM checks c WHERE c.nct_id = w.nct_id ORDER BY c.id DESC LIMIT 1) "
-                "FROM watchlist w ORDER BY w.nct_id",
-                [FAILED],
-            )
-        ]
+        """Every watched trial with its last good check and whether its latest check failed, by NCT id.
+
+        The last good check is the trial's `last_checked_utc` (every stored observation sets it);
+        failed checks are the few `check_log` rows its partial index holds.  A failure in the
+        same second as the last good check counts as the latest (the trial gets a full check)."""
+        out = []
+        for nct_id, last_ok, failed_utc in self.db.execute(
+            "SELECT w.nct_id, t.last_checked_utc, "
+            "(SELECT strftime('%Y-%m-%dT%H:%M:%S+00:00', max(c.checked), 'unixepoch') FROM check_log c "
+            " WHERE c.trial = CAST(substr(w.nct_id, 4) AS INTEGER) AND c.outcome = 3) "
+            "FROM watchlist w LEFT JOIN trials t ON t.nct_id = w.nct_id ORDER BY w.nct_id"
+        ):
+            failed_last = failed_utc is not None and (last_ok is None or failed_utc >= last_ok)
+            out.append(WatchedCheck(nct_id, last_ok, FAILED if failed_last else None))
+        return out

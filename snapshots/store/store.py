@@ -24,6 +24,7 @@ from trialwatch.snapshots.changes.dates import now_utc
 from trialwatch.snapshots.changes.diff import sort_key
 from trialwatch.snapshots.changes.known import as_record, fingerprint, start
 from trialwatch.snapshots.store import codec
+from trialwatch.snapshots.store.checklog import CheckLog
 from trialwatch.snapshots.store.codec import decode_raw as decode_raw  # raw inputs of rows written before m008
 from trialwatch.snapshots.store.migrations import migrate
 from trialwatch.snapshots.store.outcomes import CHANGED, FAILED, NEW, UNCHANGED
@@ -44,11 +45,6 @@ WAL_CHECKPOINT_BYTES = 64 * 1024 * 1024
 # Bulk work (`Store.bulk`) commits every this many trials or seconds, whichever comes first.
 BATCH_TRIALS = 500
 BATCH_SECONDS = 1.0
-
-_CHECK_INSERT = (
-    "INSERT INTO checks (nct_id, checked_utc, source_kind, source_ref, source_version, outcome, snapshot_id, error, "
-    "warnings, run_id, last_updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
 
 # trials column → (record path it comes from, how to read it)
 TRIAL_COLUMNS = {
@@ -150,6 +146,7 @@ class Store:
             self.watchlist = Watchlist(self.db)
             self.runs = RunLog(self.db)
             self.timelines = Timelines(self.db)
+            self.checks = CheckLog(self.db)
         except sqlite3.DatabaseError as error:
             not_a_database = "not a database" in str(error) or "encrypted" in str(error)
             raise StoreError(f"{self.path}: cannot open the database ({error})", bad_input=not_a_database) from None
@@ -167,7 +164,7 @@ class Store:
             with self.db.atomic():
                 yield
         except BaseException:
-            self.timelines.cache.clear()  # rows read or written in what was rolled back
+            self._forget()  # rows read or written in what was rolled back
             raise
         if self._batch is not None:
             self._batch_done()
@@ -182,7 +179,8 @@ class Store:
         if self._batch is not None:
             yield
             return
-        self._batch = {"limit": trials, "seconds": seconds, "count": 0, "since": time.monotonic()}
+        # The first commits come after 1, 2, 4… trials: a short ingest commits as it goes too.
+        self._batch = {"limit": 1, "most": trials, "seconds": seconds, "count": 0, "since": time.monotonic()}
         self.db.conn.execute("BEGIN")
         try:
             yield
@@ -202,6 +200,7 @@ class Store:
             self.db.conn.execute("COMMIT")
             self.db.conn.execute("BEGIN")
             batch["count"], batch["since"] = 0, time.monotonic()
+            batch["limit"] = min(2 * batch["limit"], batch["most"])
 
     def _end_batch(self) -> None:
         if not self.db.conn.in_transaction:
@@ -210,8 +209,13 @@ class Store:
             self.db.conn.execute("COMMIT")
         except BaseException:
             self.db.conn.rollback()
-            self.timelines.cache.clear()
+            self._forget()
             raise
+
+    def _forget(self) -> None:
+        """After a rollback: what was remembered of rows that may no longer exist."""
+        self.timelines.cache.clear()
+        self.checks.sources.clear()
 
     # -- writing -------------------------------------------------------------------------
 
@@ -238,21 +242,18 @@ class Store:
         checked_utc = checked_utc or now_utc()
         with self._transaction():
             result = self._place(observation)
-            self.db.conn.execute(
-                _CHECK_INSERT,
-                (
-                    observation.nct_id,
-                    checked_utc,
-                    source_kind,
-                    source_ref,
-                    source_version,
-                    result.outcome,
-                    result.snapshot_id,
-                    None,
-                    _warnings_text(warnings),
-                    run_id,
-                    record.get("last_updated"),
-                ),
+            self.checks.add(
+                observation.nct_id,
+                checked_utc,
+                source_kind,
+                source_ref,
+                source_version,
+                result.outcome,
+                result.snapshot_id,
+                None,
+                _warnings_text(warnings),
+                run_id,
+                record.get("last_updated"),
             )
             self._checked(observation.nct_id, checked_utc, record.get("last_updated"))
         return result
@@ -337,21 +338,18 @@ class Store:
     ) -> None:
         """A check that failed: why, and of what; nothing else is written."""
         with self._transaction():
-            self.db.conn.execute(
-                _CHECK_INSERT,
-                (
-                    nct_id,
-                    checked_utc or now_utc(),
-                    source_kind,
-                    source_ref,
-                    source_version,
-                    FAILED,
-                    None,
-                    error,
-                    None,
-                    run_id,
-                    None,
-                ),
+            self.checks.add(
+                nct_id,
+                checked_utc or now_utc(),
+                source_kind,
+                source_ref,
+                source_version,
+                FAILED,
+                None,
+                error,
+                None,
+                run_id,
+                None,
             )
 
     def _refresh_trial(self, nct_id: str, known: dict | None) -> None:
@@ -411,15 +409,14 @@ class Store:
     def versions_had(self, nct_id: str, source_kind: str) -> set[int]:
         """Registry versions of a trial already read from `source_kind`: stored as snapshots, or
         checked and found equal to one."""
-        return {
+        stored = {
             row[0]
             for row in self.db.execute(
-                "SELECT source_version FROM snapshots WHERE nct_id = ? AND source_kind = ? AND source_version IS NOT NULL "
-                "UNION SELECT source_version FROM checks WHERE nct_id = ? AND source_kind = ? AND outcome != ? "
-                "AND source_version IS NOT NULL",
-                [nct_id, source_kind, nct_id, source_kind, FAILED],
+                "SELECT source_version FROM snapshots WHERE nct_id = ? AND source_kind = ? AND source_version IS NOT NULL",
+                [nct_id, source_kind],
             )
         }
+        return stored | self.checks.versions(nct_id, source_kind)
 
     def newest_registry_date(self, nct_id: str) -> str | None:
         """The newest registry last-update date any check of the trial has seen."""
