@@ -419,8 +419,10 @@ def _m008_move_checks(db) -> None:
         "SELECT id, nct_id, checked_utc, source_kind, source_ref, source_version, outcome, snapshot_id, error, "
         "warnings, run_id, last_updated FROM checks ORDER BY id"
     )
-    for check_id, *values in rows.fetchall():
-        log.add(*values, check_id=check_id)
+    for check_id, nct_id, checked, kind, ref, version, outcome, snapshot_id, error, warnings, run_id, day in rows:
+        log.add(
+            nct_id, checked, kind, ref, version, outcome, snapshot_id, error, warnings, run_id, day, check_id=check_id
+        )
 
 
 def migrate(db) -> None:
