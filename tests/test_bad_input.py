@@ -762,6 +762,9 @@ AUDITED = {
         "old_values",
         "name",
         "sql.strip()",
+        # m008_search_by_batch: the triggers' WHEN clause, a constant with new. or old.
+        "new_indexed",
+        "old_indexed",
     },
 }
 SOURCES = sorted(

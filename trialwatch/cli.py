@@ -275,6 +275,7 @@ def ingest(ctx, targets, observed_at):
     observed = instant(observed_at, observed=True) if observed_at is not None else None
     work = Targets(targets, lambda: open_registry(ctx))
     store = open_store(ctx, create=True)
+    work.pack_only_new(store.trial_numbers())  # the bulk reader compresses only trials new to the database
     with progress(work, len(work), "Ingesting") as bar:
         counts = ingest_items(
             store,

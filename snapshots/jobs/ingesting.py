@@ -48,6 +48,8 @@ def _take(store, item, counts: Counter, observed_utc, on_failed, on_warning) -> 
         source_ref=item.source_ref,
         raw=item.raw,
         warnings=item.warnings,
+        record_text=item.text,
+        packed=item.packed,
     )
     counts[saved.outcome] += 1
 

@@ -1,14 +1,13 @@
 """How a snapshot's record and raw input are stored: compressed, and read back by SQL too.
 
-A snapshot's *content* is its record's canonical JSON, then (when it has one) a newline and the
-raw input as read.  Canonical JSON holds no newline byte, so the first one splits the two.  The
-content is stored in `snapshots.record` as one zstd frame, in one of two ways (`snapshots.codec`
+A snapshot's *content* (`packing.content`) is its record's canonical JSON, then (when it has
+one) a newline and the raw input as read.  The content is stored in `snapshots.record` as one zstd frame, in one of two ways (`snapshots.codec`
 names the shipped dictionary, `snapshots.base_id` the base):
 
-- a *key frame* (`base_id` NULL): compressed with a zstd dictionary trained on registry records
-  (`dictionaries/records-N.zdict`, N = `codec`), so a 17 KB study compresses alone as well as
-  it would among many.  Dictionaries are never replaced: a new one is a new file and number, and
-  every row names its own, so a future dictionary never breaks an old row;
+- a *key frame* (`base_id` NULL): packed with a zstd dictionary trained on registry records
+  (`trialwatch.ingest.packing`, dictionary number N = `codec`), so a 17 KB study compresses
+  alone as well as it would among many.  Dictionaries are never replaced: a new one is a new
+  file and number, and every row names its own, so a future dictionary never breaks an old row;
 - a *delta* (`base_id` set): compressed with the content of another snapshot of the same trial,
   a key frame, as its dictionary: a registry version that moved a date costs what changed.
 
@@ -24,15 +23,14 @@ bytes) to a connection: the store's own, and Datasette's through the plugin
 
 from __future__ import annotations
 
-import importlib.resources
 import zlib
-from functools import cache
 
 import zstandard
 
-CURRENT = 1  # the dictionary new key frames are written with
-DICTIONARIES = {1: "records-1.zdict"}
-LEVEL = 3  # zstd level: see README "Scale" for what higher levels would buy and cost
+from trialwatch.ingest import packing
+from trialwatch.ingest.packing import content, split
+
+CURRENT = packing.CURRENT  # the dictionary new key frames are written with
 DELTA_ALWAYS = 1024  # bytes: a delta this small is kept without comparing it with a key frame
 DELTA_AT_MOST = 0.5  # otherwise kept when at most this fraction of a key frame's size
 CACHE_ROWS = 256  # contents kept by a reader's cache (key frames read again for their deltas)
@@ -44,55 +42,19 @@ class CodecError(Exception):
     """A stored row that cannot be read (an unknown dictionary or encoding, damaged bytes)."""
 
 
-@cache
-def _dictionary(number: int) -> zstandard.ZstdCompressionDict:
-    name = DICTIONARIES.get(number)
-    if name is None:
-        raise CodecError(f"snapshot compressed with dictionary {number}, which this trialwatch does not have")
-    data = importlib.resources.files("trialwatch.snapshots.store").joinpath("dictionaries").joinpath(name).read_bytes()
-    return zstandard.ZstdCompressionDict(data)
-
-
-@cache
-def _compressor(number: int) -> zstandard.ZstdCompressor:
-    return zstandard.ZstdCompressor(level=LEVEL, dict_data=_dictionary(number))
-
-
-@cache
-def _decompressor(number: int) -> zstandard.ZstdDecompressor:
-    return zstandard.ZstdDecompressor(dict_data=_dictionary(number))
-
-
 def _base_dictionary(base: bytes) -> zstandard.ZstdCompressionDict:
     return zstandard.ZstdCompressionDict(base, dict_type=zstandard.DICT_TYPE_RAWCONTENT)
-
-
-# -- content -------------------------------------------------------------------------------
-
-
-def content(record_text: str, raw: bytes | None) -> bytes:
-    """What a snapshot stores: the record's canonical JSON, and the raw input after a newline."""
-    text = record_text.encode("utf-8")
-    return text if raw is None else text + b"\n" + raw
-
-
-def split(data: bytes) -> tuple[str, bytes | None]:
-    """Content → (record JSON text, raw input or None)."""
-    cut = data.find(b"\n")
-    if cut < 0:
-        return data.decode("utf-8"), None
-    return data[:cut].decode("utf-8"), data[cut + 1 :]
 
 
 # -- frames --------------------------------------------------------------------------------
 
 
 def key_frame(data: bytes) -> bytes:
-    return _compressor(CURRENT).compress(data)
+    return packing.pack(data)
 
 
 def delta(data: bytes, base: bytes) -> bytes:
-    return zstandard.ZstdCompressor(level=LEVEL, dict_data=_base_dictionary(base)).compress(data)
+    return zstandard.ZstdCompressor(level=packing.LEVEL, dict_data=_base_dictionary(base)).compress(data)
 
 
 def encode(data: bytes, base: bytes | None) -> tuple[bytes, bool]:
@@ -111,8 +73,10 @@ def decode(frame: bytes, codec: int, base: bytes | None = None) -> bytes:
     """A stored frame → content (`base`: the content of its key frame, for a delta)."""
     try:
         if base is None:
-            return _decompressor(codec).decompress(frame)
+            return packing.unpack(frame, codec)
         return zstandard.ZstdDecompressor(dict_data=_base_dictionary(base)).decompress(frame)
+    except packing.UnknownDictionary as error:
+        raise CodecError(f"a stored snapshot was {error}") from None
     except zstandard.ZstdError as error:
         raise CodecError(f"a stored snapshot cannot be decompressed ({error})") from None
 

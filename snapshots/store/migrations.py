@@ -425,6 +425,35 @@ def _m008_move_checks(db) -> None:
         )
 
 
+@migrations()
+def m008_search_by_batch(db):
+    # Bulk work indexes the trials it adds once per committed batch (Store.bulk) instead of
+    # row by row: while search_state.pending_from is set (only inside a batch's transaction,
+    # never committed so), rows from that rowid on are left to the batch.
+    columns = ", ".join(f"[{c}]" for c in _M003_FTS_COLUMNS)
+    new_values = ", ".join(f"new.[{c}]" for c in _M003_FTS_COLUMNS)
+    old_values = ", ".join(f"old.[{c}]" for c in _M003_FTS_COLUMNS)
+    db.execute("CREATE TABLE search_state (id INTEGER PRIMARY KEY CHECK (id = 1), pending_from INTEGER)")
+    db.execute("INSERT INTO search_state (id, pending_from) VALUES (1, NULL)")
+    indexed = "(SELECT pending_from FROM search_state) IS NULL OR {}.rowid < (SELECT pending_from FROM search_state)"
+    new_indexed, old_indexed = indexed.format("new"), indexed.format("old")
+    for name in ("trials_ai", "trials_ad", "trials_au"):
+        db.execute(f"DROP TRIGGER [{name}]")
+    db.execute(
+        f"CREATE TRIGGER [trials_ai] AFTER INSERT ON [trials] WHEN {new_indexed} BEGIN "
+        f"INSERT INTO [trials_fts] (rowid, {columns}) VALUES (new.rowid, {new_values}); END"
+    )
+    db.execute(
+        f"CREATE TRIGGER [trials_ad] AFTER DELETE ON [trials] WHEN {old_indexed} BEGIN "
+        f"INSERT INTO [trials_fts] ([trials_fts], rowid, {columns}) VALUES ('delete', old.rowid, {old_values}); END"
+    )
+    db.execute(
+        f"CREATE TRIGGER [trials_au] AFTER UPDATE OF {columns} ON [trials] WHEN {old_indexed} BEGIN "
+        f"INSERT INTO [trials_fts] ([trials_fts], rowid, {columns}) VALUES ('delete', old.rowid, {old_values}); "
+        f"INSERT INTO [trials_fts] (rowid, {columns}) VALUES (new.rowid, {new_values}); END"
+    )
+
+
 def migrate(db) -> None:
     """Bring the database to the current schema."""
     migrations.apply(db)

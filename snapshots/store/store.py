@@ -13,6 +13,7 @@ import json
 import os
 import sqlite3
 import time
+from array import array
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -45,6 +46,15 @@ WAL_CHECKPOINT_BYTES = 64 * 1024 * 1024
 # Bulk work (`Store.bulk`) commits every this many trials or seconds, whichever comes first.
 BATCH_TRIALS = 500
 BATCH_SECONDS = 1.0
+
+# Bulk work indexes the trials it adds for search once per batch (migration m008_search_by_batch).
+_SEARCH_PENDING = "UPDATE search_state SET pending_from = (SELECT coalesce(max(rowid), 0) + 1 FROM trials)"
+_SEARCH_INDEX = (
+    "INSERT INTO trials_fts (rowid, title, conditions, keywords, interventions, sponsor) "
+    "SELECT rowid, title, conditions, keywords, interventions, sponsor FROM trials "
+    "WHERE rowid >= (SELECT pending_from FROM search_state)"
+)
+_SEARCH_DONE = "UPDATE search_state SET pending_from = NULL"
 
 # trials column → (record path it comes from, how to read it)
 TRIAL_COLUMNS = {
@@ -181,7 +191,7 @@ class Store:
             return
         # The first commits come after 1, 2, 4… trials: a short ingest commits as it goes too.
         self._batch = {"limit": 1, "most": trials, "seconds": seconds, "count": 0, "since": time.monotonic()}
-        self.db.conn.execute("BEGIN")
+        self._begin_batch()
         try:
             yield
         except BaseException:
@@ -197,16 +207,27 @@ class Store:
         assert batch is not None
         batch["count"] += 1
         if batch["count"] >= batch["limit"] or time.monotonic() - batch["since"] >= batch["seconds"]:
-            self.db.conn.execute("COMMIT")
-            self.db.conn.execute("BEGIN")
+            self._commit_batch()
+            self._begin_batch()
             batch["count"], batch["since"] = 0, time.monotonic()
             batch["limit"] = min(2 * batch["limit"], batch["most"])
+
+    def _begin_batch(self) -> None:
+        """A batch's transaction: trials added from here on are indexed for search at its commit."""
+        self.db.conn.execute("BEGIN IMMEDIATE")
+        self.db.conn.execute(_SEARCH_PENDING)
+
+    def _commit_batch(self) -> None:
+        execute = self.db.conn.execute
+        execute(_SEARCH_INDEX)
+        execute(_SEARCH_DONE)
+        execute("COMMIT")
 
     def _end_batch(self) -> None:
         if not self.db.conn.in_transaction:
             return
         try:
-            self.db.conn.execute("COMMIT")
+            self._commit_batch()
         except BaseException:
             self.db.conn.rollback()
             self._forget()
@@ -232,12 +253,24 @@ class Store:
         run_id: int | None = None,
         checked_utc: str | None = None,
         warnings: list[str] | None = None,
+        record_text: str | None = None,
+        packed: bytes | None = None,
     ) -> Saved:
         """Store one observation of a trial, placed on its timeline at `observed_utc` (default now);
         returns what it did.  A snapshot is written only when the observation changes what is known
-        of the trial; snapshots after it, if any, get their change rows recomputed."""
+        of the trial; snapshots after it, if any, get their change rows recomputed.  `record_text`
+        and `packed`: the record's canonical JSON and its frame, when the caller made them
+        (`ingest.parse.Parsed`: the bulk reader does)."""
         observation = Observation(
-            record, observed_utc or now_utc(), source_kind, source_ref, raw, source_version, module_labels
+            record,
+            observed_utc or now_utc(),
+            source_kind,
+            source_ref,
+            raw,
+            source_version,
+            module_labels,
+            record_text or "",
+            packed,
         )
         checked_utc = checked_utc or now_utc()
         with self._transaction():
@@ -279,7 +312,7 @@ class Store:
             _TRIAL_INSERT.replace("INSERT", "INSERT OR IGNORE", 1),
             [observation.nct_id, observation.observed_utc, None, *values],
         ).rowcount
-        snapshot_id = self.timelines.insert(observation, [])
+        snapshot_id = self.timelines.insert(observation, [], first=True)  # no snapshot yet: a key frame
         if inserted:
             self.db.conn.execute(
                 "UPDATE trials SET snapshot_count = 1, last_changed_utc = ?, latest_snapshot_id = ? WHERE nct_id = ?",
@@ -422,6 +455,19 @@ class Store:
         """The newest registry last-update date any check of the trial has seen."""
         row = self.db.execute("SELECT last_updated FROM trials WHERE nct_id = ?", [nct_id]).fetchone()
         return row[0] if row else None
+
+    def trial_numbers(self) -> array:
+        """The NCT numbers of the trials with snapshots, sorted (compact: 8 bytes a trial)."""
+        return array(
+            "q",
+            (
+                row[0]
+                for row in self.db.conn.execute(
+                    "SELECT CAST(substr(nct_id, 4) AS INTEGER) AS n FROM trials WHERE snapshot_count > 0 "
+                    "AND nct_id GLOB 'NCT[0-9]*' ORDER BY n"
+                )
+            ),
+        )
 
     def trial_ids(self) -> list[str]:
         return [row[0] for row in self.db.execute("SELECT nct_id FROM trials ORDER BY nct_id")]

@@ -21,6 +21,12 @@ _SNAPSHOT_INSERT = (
     "module_labels, content_hash, record, codec, base_id, change_count) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _STORED = "record, codec, base_id, raw, raw_encoding"  # what codec.row_content reads
+_NEIGHBOURS = (
+    "SELECT * FROM (SELECT 0, id, observed_utc, content_hash FROM snapshots WHERE nct_id = ? AND observed_utc <= ? "
+    "ORDER BY observed_utc DESC, id DESC LIMIT 1) "
+    "UNION ALL SELECT * FROM (SELECT 1, id, observed_utc, content_hash FROM snapshots WHERE nct_id = ? "
+    "AND observed_utc > ? ORDER BY observed_utc, id LIMIT 1)"
+)
 _KEY_FRAME = (
     "SELECT id FROM snapshots WHERE nct_id = ? AND codec IS NOT NULL AND base_id IS NULL ORDER BY id DESC LIMIT 1"
 )
@@ -70,10 +76,12 @@ class Observation:
     raw: bytes | None = None
     source_version: int | None = None
     module_labels: list[str] | None = None
+    text: str = ""  # the record's canonical JSON, when the caller has it already
+    packed: bytes | None = None  # text and raw as a key frame of codec.CURRENT (ingest.packing), if made
 
     def __post_init__(self) -> None:
         self.nct_id = self.record["nct_id"]
-        self.text = canonical_json(self.record)
+        self.text = self.text or canonical_json(self.record)
         self.digest = compared_hash(self.record)
 
 
@@ -94,19 +102,11 @@ class Timelines:
         self.cache: dict[int, bytes] = {}
 
     def neighbours(self, nct_id: str, observed_utc: str) -> tuple[Placed | None, Placed | None]:
-        """The snapshots just before (at or before) and just after `observed_utc`."""
-        execute = self.db.conn.execute
-        before = execute(
-            "SELECT id, observed_utc, content_hash FROM snapshots WHERE nct_id = ? AND observed_utc <= ? "
-            "ORDER BY observed_utc DESC, id DESC LIMIT 1",
-            [nct_id, observed_utc],
-        ).fetchone()
-        after = execute(
-            "SELECT id, observed_utc, content_hash FROM snapshots WHERE nct_id = ? AND observed_utc > ? "
-            "ORDER BY observed_utc, id LIMIT 1",
-            [nct_id, observed_utc],
-        ).fetchone()
-        return (Placed(*before) if before else None), (Placed(*after) if after else None)
+        """The snapshots just before (at or before) and just after `observed_utc` (one query)."""
+        found: list[Placed | None] = [None, None]
+        for side, *placed in self.db.conn.execute(_NEIGHBOURS, [nct_id, observed_utc, nct_id, observed_utc]):
+            found[side] = Placed(*placed)
+        return found[0], found[1]
 
     def content(self, snapshot_id: int) -> bytes:
         """A snapshot's stored content (codec.content): its record's canonical JSON and raw input."""
@@ -131,9 +131,15 @@ class Timelines:
             out.append((sid, observed, upgrade(json.loads(codec.split(data)[0]))))
         return out
 
-    def insert(self, observation: Observation, changes: list[dict]) -> int:
+    def insert(self, observation: Observation, changes: list[dict], *, first: bool = False) -> int:
+        """A new snapshot (`first`: the trial has none, so it is a key frame) and its change rows."""
         data = codec.content(observation.text, observation.raw)
-        frame, base_id = self._encode(observation.nct_id, data)
+        if first and observation.packed is not None:
+            frame, base_id = observation.packed, None
+        elif first:
+            frame, base_id = codec.key_frame(data), None
+        else:
+            frame, base_id = self._encode(observation.nct_id, data)
         labels = observation.module_labels
         record = observation.record
         snapshot_id = self.db.conn.execute(

@@ -1,9 +1,9 @@
-"""Train the zstd dictionary trialwatch ships for stored snapshots (snapshots/store/dictionaries/).
+"""Train the zstd dictionary trialwatch ships for stored snapshots (ingest/dictionaries/).
 
-    python tests/benchmarks/train_dictionary.py snapshots/store/dictionaries/records-1.zdict
+    python tests/benchmarks/train_dictionary.py ingest/dictionaries/records-1.zdict
 
 A stored snapshot is one zstd frame holding the record's canonical JSON, a newline and the raw
-input (`trialwatch.snapshots.store.codec`); a dictionary trained on such frames lets a 17 KB
+input (`trialwatch.ingest.packing`); a dictionary trained on such frames lets a 17 KB
 study compress alone as well as it would among many.  It is trained on real registry studies
 that the benchmark does NOT use: those of tests/fixtures/ctgov/pages whose ids are not among
 the 25 of tests/fixtures/ctgov/studies (the benchmark's templates), so the benchmark's sizes
