@@ -161,6 +161,8 @@ class Timelines:
             ),
         ).lastrowid
         assert snapshot_id is not None  # an INSERT into a rowid table
+        if len(self.cache) >= codec.CACHE_ROWS:  # bounded: a bulk import inserts row after row
+            self.cache.clear()
         self.cache[snapshot_id] = data
         self.insert_changes(snapshot_id, observation.nct_id, observation.observed_utc, changes)
         return snapshot_id
