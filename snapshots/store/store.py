@@ -1,8 +1,9 @@
 """Records → dated snapshots, checks and change rows in SQLite.
 
-One `Store.save()` per trial observation, in one transaction: the check row, the snapshot
-(only when the observation changes what is known of the trial: a change, or a field known for
-the first time), its change rows and the trial's current row commit together or not at all.
+One `Store.save()` per trial observation, all or nothing: the check row, the snapshot (only when
+the observation changes what is known of the trial: a change, or a field known for the first
+time), its change rows and the trial's current row commit together or not at all, in a
+transaction of their own or, inside `Store.bulk()`, in a savepoint of a batch of trials.
 Every change is computed against the trial as known before it (each field's last known value,
 `trialwatch.snapshots.changes.known`), so it is dated at the first snapshot that shows it.
 """
