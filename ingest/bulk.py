@@ -23,14 +23,16 @@ Hostile archives:
 
 from __future__ import annotations
 
+import bisect
 import os
 import queue
 import struct
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
+from . import packing
 from .ctgov import load_json
 from .errors import InputError
 from .parse import INPUT_SUFFIXES, MAX_INPUT_BYTES, Failed, Parsed, parse_bytes
@@ -107,6 +109,8 @@ class Archive:
         max_members: int = MAX_MEMBERS,
     ):
         self.path = Path(path)
+        # NCT numbers (sorted) of trials not to pack in the worker: a database has them already.
+        self.known: Sequence[int] = ()
         self.max_member = max_member
         self.max_total = max_total
         self.max_members = max_members
@@ -240,8 +244,8 @@ class Archive:
                     break
                 if isinstance(batch, tuple):  # (exception class name, message) from the worker
                     raise (InputError if batch[0] == "InputError" else OSError)(batch[1])
-                for packed in batch:
-                    yield packed if isinstance(packed, Failed) else _unpack(packed)
+                for sent in batch:
+                    yield sent if isinstance(sent, Failed) else _unpack(sent)
         finally:
             if worker.is_alive():
                 worker.terminate()
@@ -316,8 +320,9 @@ class Archive:
 
 def _work(archive: Archive, batches, parent_pid: int) -> None:
     """The second process: parse the archive's members and send them in batches (each record as
-    its canonical JSON, which is faster to send and to read back than a pickled dict).  It dies
-    with its parent, however the parent ends."""
+    its canonical JSON, which is faster to send and to read back than a pickled dict, and packed
+    with its raw input for storing: compressing here keeps the storing process free of it).  It
+    dies with its parent, however the parent ends."""
     die_with_parent(parent_pid)
     try:
         batch: list = []
@@ -326,9 +331,14 @@ def _work(archive: Archive, batches, parent_pid: int) -> None:
             if isinstance(item, Failed):
                 batch.append(item)
             else:
-                text = canonical_json(item.record).encode("utf-8")
-                batch.append((text, item.raw, item.source_kind, item.source_ref, item.warnings))
-                size += len(text) + len(item.raw)
+                text = canonical_json(item.record)
+                packed = (
+                    None
+                    if _known(archive.known, item.record["nct_id"])
+                    else packing.pack(packing.content(text, item.raw))
+                )
+                batch.append((text, item.raw, packed, item.source_kind, item.source_ref, item.warnings))
+                size += len(text) + len(item.raw) + len(packed or b"")
             if size >= _BATCH_BYTES:
                 batches.put(batch)
                 batch, size = [], 0
@@ -338,9 +348,17 @@ def _work(archive: Archive, batches, parent_pid: int) -> None:
         batches.put((type(error).__name__, str(error)))
 
 
-def _unpack(packed: tuple) -> Parsed:
-    text, raw, source_kind, source_ref, warnings = packed
-    return Parsed(load_json(text), raw, source_kind, source_ref, warnings)
+def _known(known: Sequence[int], nct_id: str) -> bool:
+    if not known or not nct_id.startswith("NCT") or not nct_id[3:].isdigit():
+        return False
+    number = int(nct_id[3:])
+    at = bisect.bisect_left(known, number)
+    return at < len(known) and known[at] == number
+
+
+def _unpack(sent: tuple) -> Parsed:
+    text, raw, packed, source_kind, source_ref, warnings = sent
+    return Parsed(load_json(text), raw, source_kind, source_ref, warnings, text=text, packed=packed)
 
 
 def _zip64(extra: bytes, size: int, compressed_size: int, header_offset: int) -> tuple[int, int, int]:

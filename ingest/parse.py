@@ -45,6 +45,9 @@ class Parsed:
     source_ref: str
     warnings: list[str] = field(default_factory=list)
     fetched: bool = False  # fetched just now (its observation time is now), not read from a saved file
+    # Made beside the parsing by the bulk reader's worker process, so the storing process need not:
+    text: str | None = None  # the record's canonical JSON
+    packed: bytes | None = None  # text and raw as one frame (`packing.pack(packing.content(text, raw))`)
 
 
 @dataclass

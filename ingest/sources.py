@@ -63,6 +63,17 @@ class Inputs:
     def __len__(self) -> int:
         return sum(1 if parsed is None or isinstance(parsed, list) else len(parsed) for _, parsed in self.files)
 
+    @property
+    def bulk(self) -> bool:
+        """Whether an archive (the registry's bulk download, or any zip) is among the inputs."""
+        return any(isinstance(parsed, Archive) for _, parsed in self.files)
+
+    def pack_only_new(self, known) -> None:
+        """Archives pack only the trials whose NCT numbers are not in `known` (`Archive.known`)."""
+        for _, parsed in self.files:
+            if isinstance(parsed, Archive):
+                parsed.known = known
+
     def __iter__(self) -> Iterator[Parsed | Failed]:
         for path, parsed in self.files:
             if parsed is None:

@@ -26,6 +26,16 @@ class Targets:
     def __len__(self) -> int:
         return len(self.inputs) + len(self.nct_ids) + len(self.urls)
 
+    @property
+    def bulk(self) -> bool:
+        """Whether an archive is among the targets (bulk work: see `trialwatch ingest`)."""
+        return self.inputs.bulk
+
+    def pack_only_new(self, known) -> None:
+        """Bulk archives pack (`ingest.packing`) only the trials not in `known`, a sorted sequence of
+        NCT numbers: the trials a database has already are mostly unchanged, and their frames unused."""
+        self.inputs.pack_only_new(known)
+
     def __iter__(self) -> Iterator[Parsed | Failed]:
         fetched = fetch_trials(self.registry, self.nct_ids) if self.nct_ids else ()
         pages = fetch_pages(self.registry, self.urls) if self.urls else ()

@@ -23,12 +23,16 @@ def test_benchmark_runs_small_and_reports_every_figure(tmp_path):
             "300",
             "--repeat",
             "2",
+            "--history-trials",
+            "200",
+            "--versions",
+            "3",
             "--out",
             str(out),
         ],
         capture_output=True,
         text=True,
-        timeout=180,
+        timeout=300,
     )
     assert run.returncode == 0, run.stderr[-3000:]
     report = json.loads(out.read_text())
@@ -48,5 +52,22 @@ def test_benchmark_runs_small_and_reports_every_figure(tmp_path):
     assert reads["changes"] >= 2  # status and enrollment
     assert report["largest_diff"]["sites"] == 1148 and report["largest_diff"]["ms"] > 0
     assert report["watchlist"]["requests"] == 2 and report["watchlist"]["trials"] == 1500
-    assert set(report["targets"]) >= {"first_import.trials_per_s", "diff.whole_process_ms", "watchlist.requests"}
-    assert "first import" in run.stdout and "watchlist" in run.stdout
+    history = report["history"]
+    assert history["trials"] == 200 and history["versions"] == 3 and history["snapshots"] > 200
+    assert history["projected_registry_gb"] > 0 and set(history["reads"]) == {
+        "diff_whole_process_ms",
+        "history_whole_process_ms",
+        "show_at_whole_process_ms",
+    }
+    # Every row of the storage issue's table is a target the benchmark checks and prints.
+    assert set(report["targets"]) >= {
+        "first_import.db_percent_of_raw",
+        "growth.bytes_per_changed_version",
+        "unchanged_import.bytes_per_unchanged",
+        "first_import.times_json_loads",
+        "unchanged_import.times_json_loads",
+        "history.projected_registry_gb",
+        "history.slowest_read_ms",
+        "imports.peak_rss_mb",
+    }
+    assert "first import" in run.stdout and "watchlist" in run.stdout and "storage issue" in run.stdout

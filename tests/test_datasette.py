@@ -33,6 +33,7 @@ from clirun import tw as run_cli
 from registry_server import RegistryServer, load_studies
 from trialwatch.cli import cli
 from trialwatch.snapshots.datasette.serve import MISSING as DATASETTE_MISSING
+from trialwatch.snapshots.store.codec import register
 from trialwatch.snapshots.store.migrations import migrate, migrations
 
 pytest.importorskip("datasette", reason="Datasette is an optional extra: pip install -e '.[test]'")
@@ -180,8 +181,8 @@ def test_it_listens_on_localhost_only_and_shows_the_metadata(served):
     assert metadata["title"] == "trialwatch"
     assert list(metadata["databases"]) == [DB_NAME]
     database = served.get(f"/{DB_NAME}.json")
-    assert {"trials", "snapshots", "changes", "checks"} <= {t["name"] for t in database["tables"]}
-    assert {"status_changes", "date_changes", "enrollment_changes", "recent_changes", "trial_timeline"} <= {
+    assert {"trials", "snapshots", "changes", "check_log"} <= {t["name"] for t in database["tables"]}
+    assert {"checks", "status_changes", "date_changes", "enrollment_changes", "recent_changes", "trial_timeline"} <= {
         v["name"] for v in database["views"]
     }
 
@@ -452,6 +453,7 @@ def test_every_table_view_and_column_a_user_sees_is_described(database):
     assert metadata["title"] and metadata["description"]
     described = metadata["databases"]["trialwatch"]["tables"]
     conn = sqlite3.connect(database)
+    register(conn)  # the views read records through trialwatch_record()
     names = [
         name
         for (name,) in conn.execute(
@@ -484,11 +486,16 @@ def test_an_upgraded_database_ends_like_a_fresh_one(database, tmp_path):
     conn = sqlite3.connect(old, isolation_level=None)
     db = sqlite_utils.Database(conn)
     migrations.apply(db, stop_before="m003_datasette")
-    conn.execute("attach database ? as fresh", [str(database)])
+    source = sqlite3.connect(database)
+    register(source)  # records as an old release stored them: JSON text, the raw input apart
+    as_stored_then = {"record": "trialwatch_record(id)", "raw": "trialwatch_raw(id)", "raw_encoding": "null"}
     for table in ("trials", "snapshots", "changes", "checks"):  # the columns the old schema has
-        listed = ", ".join(row[1] for row in conn.execute(f"pragma main.table_info({table})"))
-        conn.execute(f"insert into main.{table} select {listed} from fresh.{table}")
-    conn.execute("detach database fresh")
+        columns = [row[1] for row in conn.execute(f"pragma main.table_info({table})")]
+        listed = ", ".join(as_stored_then.get(c, c) if table == "snapshots" else c for c in columns)
+        rows = source.execute(f"select {listed} from {table}").fetchall()
+        marks = ", ".join("?" for _ in columns)
+        conn.executemany(f"insert into main.{table} ({', '.join(columns)}) values ({marks})", rows)
+    source.close()
     migrate(db)
 
     def schema(connection):

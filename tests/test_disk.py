@@ -44,13 +44,17 @@ def tw(db, *args):
 def fill(folder: Path) -> Path:
     """Take every free byte of the filesystem."""
     filler = folder / "filler"
-    with open(filler, "wb") as out:
-        try:
-            while True:
-                out.write(b"\0" * 65536)
-                out.flush()
-        except OSError:
-            pass
+    out = open(filler, "wb")
+    try:
+        while True:
+            out.write(b"\0" * 65536)
+            out.flush()
+    except OSError:
+        pass
+    try:
+        out.close()
+    except OSError:  # the last chunk, written in part, cannot be flushed either: the disk is full
+        pass
     return filler
 
 

@@ -137,11 +137,16 @@ def test_a_wheel_installs_one_name_and_imports_outside_the_checkout(tmp_path):
     assert tops == {"trialwatch"}
     assert "trialwatch/snapshots/datasette/metadata.yml" in files
     assert "trialwatch/snapshots/findings/stopped_reasons.json" in files  # the stopped-reason rules are data
+    assert "trialwatch/ingest/dictionaries/records-1.zdict" in files  # stored snapshots need it to be read
+    entry_points = zipfile.ZipFile(wheel).read(next(f for f in files if f.endswith(".dist-info/entry_points.txt")))
+    assert b"[datasette]\ntrialwatch = trialwatch.snapshots.datasette.plugin" in entry_points
     target = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(target)
     script = (
         "import importlib.util, trialwatch.ingest.ids, trialwatch.snapshots.store.store, trialwatch.cli\n"
         f"assert trialwatch.ingest.ids.__file__.startswith({str(target)!r})\n"
+        "from trialwatch.ingest import packing\n"
+        "assert packing.unpack(packing.pack(b'a record'), packing.CURRENT) == b'a record'\n"
         "assert importlib.util.find_spec('ingest') is None and importlib.util.find_spec('snapshots') is None\n"
     )
     env = {"PYTHONPATH": str(target), "PATH": "/usr/bin:/bin"}

@@ -26,6 +26,7 @@ from trialwatch.ingest.errors import FetchError
 from trialwatch.ingest.http import Registry
 from trialwatch.ingest.record import content_hash
 from trialwatch.ingest.registry import HistorySource, api_study
+from trialwatch.snapshots.store.codec import register
 from trialwatch.snapshots.store.store import Store
 
 NCT = "NCT03690141"
@@ -94,6 +95,7 @@ def tw(db, server, *args):
 
 def query(db, sql, *params):
     with sqlite3.connect(db) as conn:
+        register(conn)  # trialwatch_record(): records are stored compressed
         return conn.execute(sql, params).fetchall()
 
 
@@ -117,7 +119,7 @@ def test_the_newest_version_and_the_api_record_hash_equal(server):
 def test_every_text_of_a_backfilled_version_is_the_v2_form(tmp_path, server):
     db = tmp_path / "tw.db"
     assert tw(db, server, "backfill", NCT).exit_code == 0
-    for (record,) in query(db, "select record from snapshots"):
+    for (record,) in query(db, "select trialwatch_record(id) from snapshots"):
         for value in re.findall(r'"(?:[^"\\]|\\.)*"', record):
             assert not HTML_LEFT.search(json.loads(value)), value
 

@@ -7,8 +7,10 @@ from pathlib import Path
 import sqlite_utils
 
 from clirun import tw
+from dbcheck import consistent
 from trialwatch.ingest.parse import parse_file
 from trialwatch.ingest.record import canonical_json, content_hash
+from trialwatch.snapshots.store.codec import decode_raw, register
 from trialwatch.snapshots.store.migrations import migrations
 from trialwatch.snapshots.store.store import Store
 
@@ -64,7 +66,8 @@ def test_a_database_of_the_first_schema_migrates_with_nothing_lost(tmp_path):
         assert conn.execute("select nct_id, title, status from trials").fetchall() == [
             ("NCT06731192", record["title"], "NOT_YET_RECRUITING")
         ]
-        assert json.loads(conn.execute("select record from snapshots").fetchone()[0]) == record
+        register(conn)  # trialwatch_record(): records are stored compressed since m010
+        assert json.loads(conn.execute("select trialwatch_record(id) from snapshots").fetchone()[0]) == record
         assert conn.execute("select count(*) from checks").fetchone()[0] == 1
         # The new search index knows the old trial.
         assert conn.execute("select rowid from trials_fts where trials_fts match 'Alport'").fetchall() != []
@@ -114,3 +117,84 @@ def test_reparse_recomputes_the_changes_between_snapshots(tmp_path):
     assert result.exit_code == 0
     assert json.loads(tw(db, "diff", "NCT06731192", "--format", "json").stdout) == before
     assert tw(db, "reparse", "NCT0673119").exit_code == 2
+
+
+RELEASE = ROOT / "tests" / "fixtures" / "upgrade"
+
+
+def _as_released(path) -> dict:
+    """Everything a release-0.1 database holds, read with plain SQL as that release stored it."""
+    with sqlite3.connect(path) as conn:
+        snapshots = {}
+        for sid, record, raw, encoding in conn.execute("select id, record, raw, raw_encoding from snapshots"):
+            snapshots[sid] = (json.loads(record), decode_raw(raw, encoding))
+        return {
+            "snapshots": snapshots,
+            "checks": conn.execute("select * from checks order by id").fetchall(),
+            "changes": conn.execute("select * from changes order by id").fetchall(),
+            "trials": conn.execute("select * from trials order by nct_id").fetchall(),
+        }
+
+
+def _printed_as_released(now, then) -> bool:
+    """`now` says all `then` said: equal, but for keys added to objects since."""
+    if isinstance(then, dict):
+        return isinstance(now, dict) and all(key in now and _printed_as_released(now[key], then[key]) for key in then)
+    if isinstance(then, list):
+        return (
+            isinstance(now, list)
+            and len(now) == len(then)
+            and all(_printed_as_released(a, b) for a, b in zip(now, then, strict=True))
+        )
+    return now == then
+
+
+def test_a_database_made_by_the_released_version_migrates_to_compact_storage_with_nothing_lost(tmp_path):
+    """tests/fixtures/upgrade/release-0.1.db was written by trialwatch 0.1.0 as released (its
+    make_release_db.sh says how), with what that release printed for it beside it."""
+    db = tmp_path / "release.db"
+    db.write_bytes((RELEASE / "release-0.1.db").read_bytes())
+    before = _as_released(db)
+    assert len(before["snapshots"]) == 7 and len(before["checks"]) == 10
+
+    Store(db).close()  # opening migrates: records and raw inputs become frames, checks compact rows
+    with sqlite3.connect(db) as conn:
+        register(conn)
+        stored = conn.execute("select count(*), count(codec), count(raw), count(base_id) from snapshots").fetchone()
+        assert stored == (7, 7, 0, 2)  # every row one frame; later versions deltas where they pay
+        for sid, (record, raw) in before["snapshots"].items():
+            got_record, got_raw = conn.execute("select trialwatch_record(?), trialwatch_raw(?)", [sid, sid]).fetchone()
+            assert json.loads(got_record) == record and got_raw == raw, sid
+        assert conn.execute("select * from checks order by id").fetchall() == before["checks"]
+        assert conn.execute("select * from changes order by id").fetchall() == before["changes"]
+        trials = conn.execute("select * from trials order by nct_id").fetchall()
+        assert [row[: len(before["trials"][0])] for row in trials] == before["trials"]
+        # Added by m011: each trial's last good check of an API record (saved JSON counts).
+        assert conn.execute("select nct_id, registry_check_id from trials order by nct_id").fetchall() == [
+            (nct_id, check_id)
+            for nct_id, check_id in conn.execute(
+                "select t.nct_id, (select max(id) from checks c where c.nct_id = t.nct_id and "
+                "c.source_kind = 'ctgov api' and c.outcome != 'failed') from trials t order by t.nct_id"
+            )
+        ]
+    fresh = tmp_path / "fresh.db"
+    Store(fresh).close()
+    assert schema(db) == schema(fresh)
+
+    # What the release printed, the migrated database prints (with what later releases added:
+    # each change's severity, since issue 12).
+    for expected in sorted(RELEASE.glob("expected-*.json")):
+        command, nct_id = expected.stem.removeprefix("expected-").rsplit("-", 1)
+        args = {"diff": ["diff"], "history": ["history"], "show": ["show"], "show-at": ["show", "--at", "2025-03-31"]}
+        result = tw(db, *args[command], nct_id, "--format", "json")
+        assert _printed_as_released(json.loads(result.stdout), json.loads(expected.read_text())), expected.name
+
+    # And it works on: a new version is a delta, the next run's unchanged check a compact row.
+    assert tw(db, "ingest", EDITED, "--observed-at", "2025-06-01").exit_code == 0
+    assert tw(db, "ingest", SEED, "--observed-at", "2025-06-02").exit_code == 0
+    consistent(db)
+    with sqlite3.connect(db) as conn:
+        register(conn)
+        assert conn.execute("select outcome from checks order by id desc limit 2").fetchall() == [("changed",)] * 2
+        newest = conn.execute("select base_id, trialwatch_record(id) from snapshots order by id desc").fetchone()
+        assert newest[0] is not None and json.loads(newest[1])["nct_id"] == "NCT06731192"

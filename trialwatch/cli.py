@@ -313,7 +313,9 @@ def ingest(ctx, targets, observed_at):
     Files and folders (recursively) of saved pages and API JSON are read; NCT ids are fetched
     from ClinicalTrials.gov in batches; http(s) page URLs are fetched and parsed like saved
     pages. A snapshot is written only when a trial's record changed; every trial read is a
-    check. Exit 1 when some trials failed (the others are stored), 2 for bad usage.
+    check. The trials' findings are refreshed, except after a bulk import (a zip): there
+    `trialwatch findings --refresh` does it, about 1 ms a trial. Exit 1 when some trials
+    failed (the others are stored), 2 for bad usage.
 
     Example:
 
@@ -327,6 +329,7 @@ def ingest(ctx, targets, observed_at):
     observed = instant(observed_at, observed=True) if observed_at is not None else None
     work = Targets(targets, lambda: open_registry(ctx))
     store = open_store(ctx, create=True)
+    work.pack_only_new(store.trial_numbers())  # the bulk reader compresses only trials new to the database
     with progress(work, len(work), "Ingesting") as bar:
         counts = ingest_items(
             store,
@@ -334,8 +337,11 @@ def ingest(ctx, targets, observed_at):
             observed_utc=observed,
             on_failed=lambda item: echo_err(f"failed: {item.error}"),
             on_warning=lambda item, warning: echo_err(f"{item.source_ref}: warning: {warning}"),
+            findings=not work.bulk,
         )
     echo_err(summary(counts))
+    if work.bulk:
+        echo_err("findings not evaluated for a bulk import: `trialwatch findings --refresh` stores them")
     if counts[FAILED]:
         ctx.exit(1)
 

@@ -27,6 +27,8 @@ import copy
 import json
 from collections import Counter
 
+import orjson
+
 from trialwatch.ingest.record import DATE_FIELDS, FIELDS, TOP_LEVEL, empty_record, upgrade
 from trialwatch.snapshots.changes.dates import at_precision, registry_date
 
@@ -152,10 +154,19 @@ def fingerprint(known: dict) -> str:
 # -- the known state ----------------------------------------------------------------------
 
 
+def _copy(record: dict) -> dict:
+    """A deep copy of a record (JSON-able by definition): through orjson, ten times faster than
+    `copy.deepcopy`; deepcopy for what orjson refuses (an integer beyond 64 bits)."""
+    try:
+        return orjson.loads(orjson.dumps(record))
+    except (TypeError, orjson.JSONEncodeError):
+        return copy.deepcopy(record)
+
+
 def start(record: dict) -> dict:
     """The known state of a timeline whose first snapshot is `record`."""
     record = upgrade(record)
-    known = copy.deepcopy(record)
+    known = _copy(record)
     unknown = set(record.get("unknown") or ())
     for path in IDENTITIES:
         for field in _unknown_item_keys(unknown, path):

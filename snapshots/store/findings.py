@@ -81,24 +81,36 @@ def from_row(values: dict) -> dict:
 
 
 class FindingsTable:
-    def __init__(self, db):
+    def __init__(self, db, timelines):
         self.db = db
+        self.timelines = timelines  # records are read through it (they are stored compressed)
 
     def timeline(self, nct_id: str, until: str | None = None) -> list[tuple[int, str, str, int | None, dict]]:
         """(snapshot id, observed_utc, source kind, source version, record) of a trial, in time order."""
-        rows = self.db.conn.execute(
-            "SELECT id, observed_utc, source_kind, source_version, record FROM snapshots "
-            "WHERE nct_id = ? AND observed_utc <= ? ORDER BY observed_utc, id",
-            [nct_id, until or "9999"],
-        )
-        return [(sid, observed, kind, version, orjson.loads(text)) for sid, observed, kind, version, text in rows]
+        sources = {
+            sid: (kind, version)
+            for sid, kind, version in self.db.conn.execute(
+                "SELECT id, source_kind, source_version FROM snapshots WHERE nct_id = ?", [nct_id]
+            )
+        }
+        return [
+            (sid, observed, *sources[sid], record) for sid, observed, record in self.timelines.records(nct_id, until)
+        ]
 
     def trial_checks(self, nct_id: str, until: str | None = None) -> tuple[str | None, str | None]:
-        """(the last check of the trial, the newest registry last-update date its checks saw), up to `until`."""
-        row_ = self.db.conn.execute(
-            "SELECT max(checked_utc), max(last_updated) FROM checks WHERE nct_id = ? AND outcome != ? AND checked_utc <= ?",
-            [nct_id, FAILED, until or "9999"],
-        ).fetchone()
+        """(the last check of the trial, the newest registry last-update date its checks saw), up to
+        `until`.  Up to now they are on the trial's row; up to an earlier instant the trial's
+        checks are read (`check_log` has no index by trial: a scan, for this rarer question)."""
+        if until is None:
+            row_ = self.db.conn.execute(
+                "SELECT last_checked_utc, last_updated FROM trials WHERE nct_id = ?", [nct_id]
+            ).fetchone()
+        else:
+            row_ = self.db.conn.execute(
+                "SELECT max(checked_utc), max(last_updated) FROM checks WHERE nct_id = ? AND outcome != ? "
+                "AND checked_utc <= ?",
+                [nct_id, FAILED, until],
+            ).fetchone()
         return (row_[0], row_[1]) if row_ else (None, None)
 
     def digest(self, nct_id: str) -> str:

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from sqlite_utils import Migrations
 
+from trialwatch.ingest.parse import API
+from trialwatch.snapshots.store.outcomes import FAILED
+
 migrations = Migrations("trialwatch")
 
 
@@ -471,6 +474,164 @@ def m009_findings(db):
     )
     for name, sql in _M009_VIEWS.items():
         db.execute(f"CREATE VIEW [{name}] AS {sql.strip()}")
+
+
+# -- m010: compact storage ----------------------------------------------------------------
+# Records and raw inputs as zstd frames (trialwatch.snapshots.store.codec): key frames with a
+# shipped dictionary, deltas against a key frame of the same trial.  Read in SQL with
+# trialwatch_record(id), which the store and the Datasette plugin register.
+
+_M010_TRIAL_TIMELINE = """SELECT s.nct_id, s.observed_utc, s.id AS snapshot_id, json_extract(trialwatch_record(s.id), '$.title') AS title,
+               s.status,
+               json_extract(trialwatch_record(s.id), '$.enrollment.count') AS enrollment_count,
+               json_extract(trialwatch_record(s.id), '$.enrollment.type') AS enrollment_type,
+               json_extract(trialwatch_record(s.id), '$.start_date.date') AS start_date,
+               json_extract(trialwatch_record(s.id), '$.start_date.type') AS start_date_type,
+               json_extract(trialwatch_record(s.id), '$.primary_completion_date.date') AS primary_completion_date,
+               json_extract(trialwatch_record(s.id), '$.primary_completion_date.type') AS primary_completion_date_type,
+               json_extract(trialwatch_record(s.id), '$.completion_date.date') AS completion_date,
+               json_extract(trialwatch_record(s.id), '$.completion_date.type') AS completion_date_type,
+               json_extract(trialwatch_record(s.id), '$.has_results') AS has_results,
+               s.last_updated, s.source_kind, s.change_count,
+               (SELECT group_concat(c.summary, '; ') FROM changes c WHERE c.snapshot_id = s.id) AS changes
+        FROM snapshots s
+        ORDER BY s.nct_id, s.observed_utc, s.id"""
+
+
+@migrations()
+def m010_compact_snapshots(db):
+    db.execute("ALTER TABLE snapshots ADD COLUMN codec INTEGER")
+    db.execute("ALTER TABLE snapshots ADD COLUMN base_id INTEGER REFERENCES snapshots(id)")
+    db.execute("DROP VIEW trial_timeline")
+    db.execute(f"CREATE VIEW [trial_timeline] AS {_M010_TRIAL_TIMELINE}")
+    _m010_compress_rows(db)
+
+
+def _m010_compress_rows(db) -> None:
+    """Every row written before: its record and raw input as one frame, each trial's oldest a key
+    frame and the others deltas where they pay (codec.encode), in this migration's transaction."""
+    from trialwatch.snapshots.store import codec
+
+    execute = db.conn.execute
+    rows = execute("SELECT id, nct_id FROM snapshots WHERE codec IS NULL ORDER BY nct_id, observed_utc, id").fetchall()
+    trial, key_id, key = None, None, None
+    updates: list = []
+    for snapshot_id, nct_id in rows:
+        if nct_id != trial:
+            trial, key_id, key = nct_id, None, None
+        data = codec.row_content(execute, snapshot_id)
+        assert data is not None
+        frame, is_delta = codec.encode(data, key)
+        if not is_delta:
+            key_id, key = snapshot_id, data
+        updates.append((frame, codec.CURRENT, key_id if is_delta else None, snapshot_id))
+        if len(updates) >= 1000:
+            _m010_write(db, updates)
+    _m010_write(db, updates)
+
+
+def _m010_write(db, updates: list) -> None:
+    db.conn.executemany(
+        "UPDATE snapshots SET record = ?, codec = ?, base_id = ?, raw = NULL, raw_encoding = NULL WHERE id = ?",
+        updates,
+    )
+    updates.clear()
+
+
+_M010_CHECKS_VIEW = """SELECT c.id,
+               CASE WHEN c.trial IS NOT NULL THEN printf('NCT%08d', c.trial) ELSE n.nct_id END AS nct_id,
+               coalesce(n.checked_utc, strftime('%Y-%m-%dT%H:%M:%S+00:00', c.checked, 'unixepoch')) AS checked_utc,
+               s.source_kind,
+               CASE WHEN c.trial IS NOT NULL THEN replace(s.source_ref, '{nct_id}', printf('NCT%08d', c.trial))
+                    ELSE s.source_ref END AS source_ref,
+               CASE c.outcome WHEN 0 THEN 'new' WHEN 1 THEN 'changed' WHEN 2 THEN 'unchanged' ELSE 'failed' END
+                   AS outcome,
+               c.snapshot_id, n.error, s.run_id, c.version AS source_version, n.warnings,
+               coalesce(n.last_updated, date(c.last_updated * 86400, 'unixepoch')) AS last_updated
+        FROM check_log c JOIN check_sources s ON s.id = c.source LEFT JOIN check_notes n ON n.check_id = c.id"""
+
+
+@migrations()
+def m010_compact_checks(db):
+    # Checks as rows of integers (trialwatch.snapshots.store.checklog), read back through the view
+    # `checks` with the columns the table had.  Indexes only where few rows are: failed checks
+    # (runs.watched_checks) and checks of registry versions (Store.versions_had).
+    db.execute(
+        "CREATE TABLE check_sources (id INTEGER PRIMARY KEY, source_kind TEXT NOT NULL, source_ref TEXT, "
+        "run_id INTEGER)"
+    )
+    db.execute("CREATE INDEX check_sources_kind ON check_sources (source_kind, source_ref, run_id)")
+    db.execute(
+        "CREATE TABLE check_log (id INTEGER PRIMARY KEY, trial INTEGER, checked INTEGER NOT NULL, "
+        "outcome INTEGER NOT NULL, snapshot_id INTEGER REFERENCES snapshots(id), "
+        "source INTEGER NOT NULL REFERENCES check_sources(id), version INTEGER, last_updated INTEGER)"
+    )
+    db.execute("CREATE INDEX check_log_failed ON check_log (trial, id) WHERE outcome = 3")
+    db.execute("CREATE INDEX check_log_versions ON check_log (trial, version) WHERE version IS NOT NULL")
+    db.execute(
+        "CREATE TABLE check_notes (check_id INTEGER PRIMARY KEY REFERENCES check_log(id), nct_id TEXT, "
+        "checked_utc TEXT, error TEXT, warnings TEXT, last_updated TEXT)"
+    )
+    _m010_move_checks(db)
+    db.execute("DROP TABLE checks")
+    db.execute(f"CREATE VIEW [checks] AS {_M010_CHECKS_VIEW}")
+
+
+def _m010_move_checks(db) -> None:
+    """Every check of the old table into the compact ones, with its id."""
+    from trialwatch.snapshots.store.checklog import CheckLog
+
+    log = CheckLog(db)
+    rows = db.conn.execute(
+        "SELECT id, nct_id, checked_utc, source_kind, source_ref, source_version, outcome, snapshot_id, error, "
+        "warnings, run_id, last_updated FROM checks ORDER BY id"
+    )
+    for check_id, nct_id, checked, kind, ref, version, outcome, snapshot_id, error, warnings, run_id, day in rows:
+        log.add(
+            nct_id, checked, kind, ref, version, outcome, snapshot_id, error, warnings, run_id, day, check_id=check_id
+        )
+
+
+@migrations()
+def m010_search_by_batch(db):
+    # Bulk work indexes the trials it adds once per committed batch (Store.bulk) instead of
+    # row by row: while search_state.pending_from is set (only inside a batch's transaction,
+    # never committed so), rows from that rowid on are left to the batch.
+    columns = ", ".join(f"[{c}]" for c in _M003_FTS_COLUMNS)
+    new_values = ", ".join(f"new.[{c}]" for c in _M003_FTS_COLUMNS)
+    old_values = ", ".join(f"old.[{c}]" for c in _M003_FTS_COLUMNS)
+    db.execute("CREATE TABLE search_state (id INTEGER PRIMARY KEY CHECK (id = 1), pending_from INTEGER)")
+    db.execute("INSERT INTO search_state (id, pending_from) VALUES (1, NULL)")
+    indexed = "(SELECT pending_from FROM search_state) IS NULL OR {}.rowid < (SELECT pending_from FROM search_state)"
+    new_indexed, old_indexed = indexed.format("new"), indexed.format("old")
+    for name in ("trials_ai", "trials_ad", "trials_au"):
+        db.execute(f"DROP TRIGGER [{name}]")
+    db.execute(
+        f"CREATE TRIGGER [trials_ai] AFTER INSERT ON [trials] WHEN {new_indexed} BEGIN "
+        f"INSERT INTO [trials_fts] (rowid, {columns}) VALUES (new.rowid, {new_values}); END"
+    )
+    db.execute(
+        f"CREATE TRIGGER [trials_ad] AFTER DELETE ON [trials] WHEN {old_indexed} BEGIN "
+        f"INSERT INTO [trials_fts] ([trials_fts], rowid, {columns}) VALUES ('delete', old.rowid, {old_values}); END"
+    )
+    db.execute(
+        f"CREATE TRIGGER [trials_au] AFTER UPDATE OF {columns} ON [trials] WHEN {old_indexed} BEGIN "
+        f"INSERT INTO [trials_fts] ([trials_fts], rowid, {columns}) VALUES ('delete', old.rowid, {old_values}); "
+        f"INSERT INTO [trials_fts] (rowid, {columns}) VALUES (new.rowid, {new_values}); END"
+    )
+
+
+@migrations()
+def m011_registry_check(db):
+    # The last check of each trial's current record in the registry (source kind `ctgov api`,
+    # not failed), kept on the trial's row: check_log has no index by trial.
+    db.execute("ALTER TABLE trials ADD COLUMN registry_check_id INTEGER REFERENCES check_log(id)")
+    db.execute(
+        "UPDATE trials SET registry_check_id = c.last FROM "
+        "(SELECT nct_id, max(id) AS last FROM checks WHERE source_kind = ? "
+        "AND outcome != ? AND nct_id IS NOT NULL GROUP BY nct_id) AS c WHERE c.nct_id = trials.nct_id",
+        [API, FAILED],
+    )
 
 
 def migrate(db) -> None:

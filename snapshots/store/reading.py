@@ -34,7 +34,7 @@ class UnknownSelection(ValueError):
 class Reading:
     def __init__(self, conn: sqlite3.Connection):
         self.conn = conn
-        self.timelines = Timelines(sqlite_utils.Database(conn), None)
+        self.timelines = Timelines(sqlite_utils.Database(conn))
 
     def _rows(self, sql: str, params=()) -> list[dict]:
         cursor = self.conn.execute(sql, list(params))

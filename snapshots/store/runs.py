@@ -31,9 +31,9 @@ _FINISH = f"UPDATE runs SET {', '.join(f'{name} = ?' for name in RUN_FIGURES)} W
 @dataclass
 class WatchedCheck:
     """A watched trial and what the run needs of it: its latest checks of the registry's current
-    record (source kind `ctgov api`: the last that did not fail, the last outcome), the
-    registry's last update post date trialwatch holds, whether its newest snapshot says the
-    registry no longer returns it (`absent`), and whether the registry ever returned it
+    record (source kind `ctgov api`: the last that did not fail, and FAILED when the latest
+    failed), the registry's last update post date trialwatch holds, whether its newest snapshot
+    says the registry no longer returns it (`absent`), and whether the registry ever returned it
     (a snapshot from the API or the registry's history: `seen`)."""
 
     nct_id: str
@@ -76,24 +76,28 @@ class RunLog:
         """Every watched trial, by NCT id, with what the run needs of it (see WatchedCheck).
 
         Only checks of the current record count (a backfilled version or a saved page says
-        nothing of whether the registry serves the trial now).  `absent` reads the newest
+        nothing of whether the registry serves the trial now): the last good one is the trial's
+        `registry_check_id`, the failed ones are the few `check_log` rows its partial index
+        holds, and the latest of them by id is the latest check.  `absent` reads the newest
         snapshot's record only when it has no status, as an absent record has none.
         """
-        return [
-            WatchedCheck(nct_id, ok, outcome, updated, bool(absent), bool(seen))
-            for nct_id, ok, outcome, updated, absent, seen in self.db.execute(
-                "SELECT w.nct_id, "
-                "(SELECT max(checked_utc) FROM checks c WHERE c.nct_id = w.nct_id AND c.source_kind = ? "
-                "AND c.outcome != ?), "
-                "(SELECT outcome FROM checks c WHERE c.nct_id = w.nct_id AND c.source_kind = ? ORDER BY c.id DESC LIMIT 1), "
-                "t.last_updated, "
-                "(SELECT CASE WHEN s.status IS NULL THEN json_extract(s.record, '$.in_registry') = 0 END "
-                "FROM snapshots s WHERE s.nct_id = w.nct_id ORDER BY s.observed_utc DESC, s.id DESC LIMIT 1), "
-                "EXISTS (SELECT 1 FROM snapshots s WHERE s.nct_id = w.nct_id AND s.source_kind IN (?, ?)) "
-                "FROM watchlist w LEFT JOIN trials t ON t.nct_id = w.nct_id ORDER BY w.nct_id",
-                [API, FAILED, API, API, HISTORY],
+        out = []
+        for nct_id, last_ok, ok_id, failed_id, updated, absent, seen in self.db.execute(
+            "SELECT w.nct_id, (SELECT checked_utc FROM checks WHERE id = t.registry_check_id), t.registry_check_id, "
+            "(SELECT max(c.id) FROM check_log c JOIN check_sources s ON s.id = c.source AND s.source_kind = ? "
+            " WHERE c.trial = CAST(substr(w.nct_id, 4) AS INTEGER) AND c.outcome = 3), "
+            "t.last_updated, "
+            "(SELECT CASE WHEN s.status IS NULL THEN json_extract(trialwatch_record(s.id), '$.in_registry') = 0 END "
+            " FROM snapshots s WHERE s.nct_id = w.nct_id ORDER BY s.observed_utc DESC, s.id DESC LIMIT 1), "
+            "EXISTS (SELECT 1 FROM snapshots s WHERE s.nct_id = w.nct_id AND s.source_kind IN (?, ?)) "
+            "FROM watchlist w LEFT JOIN trials t ON t.nct_id = w.nct_id ORDER BY w.nct_id",
+            [API, API, HISTORY],
+        ):
+            failed_last = failed_id is not None and failed_id > (ok_id or 0)
+            out.append(
+                WatchedCheck(nct_id, last_ok, FAILED if failed_last else None, updated, bool(absent), bool(seen))
             )
-        ]
+        return out
 
     def seen_in_registry(self, nct_id: str) -> bool:
         """Whether the registry ever returned the trial: a snapshot from its API or its history."""

@@ -1,8 +1,9 @@
 """Records → dated snapshots, checks and change rows in SQLite.
 
-One `Store.save()` per trial observation, in one transaction: the check row, the snapshot
-(only when the observation changes what is known of the trial: a change, or a field known for
-the first time), its change rows and the trial's current row commit together or not at all.
+One `Store.save()` per trial observation, all or nothing: the check row, the snapshot (only when
+the observation changes what is known of the trial: a change, or a field known for the first
+time), its change rows and the trial's current row commit together or not at all, in a
+transaction of their own or, inside `Store.bulk()`, in a savepoint of a batch of trials.
 Every change is computed against the trial as known before it (each field's last known value,
 `trialwatch.snapshots.changes.known`), so it is dated at the first snapshot that shows it.
 """
@@ -12,16 +13,22 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-import zlib
+import time
+from array import array
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
 
 import sqlite_utils
 
+from trialwatch.ingest.parse import API
 from trialwatch.ingest.record import canonical_json
 from trialwatch.snapshots.changes.dates import now_utc
 from trialwatch.snapshots.changes.diff import sort_key
 from trialwatch.snapshots.changes.known import as_record, fingerprint, start
+from trialwatch.snapshots.store import codec
+from trialwatch.snapshots.store.checklog import CheckLog
+from trialwatch.snapshots.store.codec import decode_raw as decode_raw  # raw inputs of rows written before m010
 from trialwatch.snapshots.store.findings import FindingsTable
 from trialwatch.snapshots.store.history import RegistryHistory
 from trialwatch.snapshots.store.migrations import migrate
@@ -39,13 +46,20 @@ from trialwatch.snapshots.store.watchlist import Watchlist
 
 BUSY_TIMEOUT_MS = 15_000
 CACHE_KIB = 64 * 1024  # SQLite page cache: the indexes of a whole-registry database stay in memory
-WAL_CHECKPOINT_PAGES = 16_384
-RAW_ZSTD_LEVEL = 3  # 6x faster than zlib level 6 for 1.06x the size (tests/benchmarks/bench.py)
+PAGE_SIZE = 32_768  # new databases (tests/benchmarks/bench.py: 12% of a snapshot page unused, 22% at 4 KB)
+WAL_CHECKPOINT_BYTES = 64 * 1024 * 1024
+# Bulk work (`Store.bulk`) commits every this many trials or seconds, whichever comes first.
+BATCH_TRIALS = 500
+BATCH_SECONDS = 1.0
 
-_CHECK_INSERT = (
-    "INSERT INTO checks (nct_id, checked_utc, source_kind, source_ref, source_version, outcome, snapshot_id, error, "
-    "warnings, run_id, last_updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+# Bulk work indexes the trials it adds for search once per batch (migration m010_search_by_batch).
+_SEARCH_PENDING = "UPDATE search_state SET pending_from = (SELECT coalesce(max(rowid), 0) + 1 FROM trials)"
+_SEARCH_INDEX = (
+    "INSERT INTO trials_fts (rowid, title, conditions, keywords, interventions, sponsor) "
+    "SELECT rowid, title, conditions, keywords, interventions, sponsor FROM trials "
+    "WHERE rowid >= (SELECT pending_from FROM search_state)"
 )
+_SEARCH_DONE = "UPDATE search_state SET pending_from = NULL"
 
 # trials column → (record path it comes from, how to read it)
 TRIAL_COLUMNS = {
@@ -112,24 +126,6 @@ class Saved:
     changes: list[dict] = field(default_factory=list)
 
 
-def decode_raw(data: bytes | None, encoding: str | None) -> bytes | None:
-    """A snapshot's raw input as stored (`raw`, `raw_encoding`) → the input's bytes.
-
-    'zstd' since the bulk import; 'zlib' rows written before it read the same.
-    """
-    if data is None:
-        return None
-    if encoding == "zstd":
-        import zstandard
-
-        return zstandard.ZstdDecompressor().decompress(data)
-    if encoding == "zlib":
-        return zlib.decompress(data)
-    if encoding is None:
-        return bytes(data)
-    raise StoreError(f"raw input stored in an unknown encoding {encoding!r}", bad_input=False)
-
-
 def _warnings_text(warnings: list[str] | None) -> str | None:
     """A check's parser warnings as stored: one per line, None when there were none."""
     return "\n".join(warnings) if warnings else None
@@ -145,6 +141,9 @@ class Store:
             self.db = sqlite_utils.Database(conn)
             self.db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             self.db.execute("PRAGMA foreign_keys = ON")
+            if self.db.execute("PRAGMA page_count").fetchone()[0] == 0:  # a new file: before WAL and tables
+                # Snapshots are frames of about 4 KB: on 4 KB pages a fifth of each page went unused.
+                self.db.execute(f"PRAGMA page_size = {PAGE_SIZE}")
             if self.db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
                 self.db.execute("PRAGMA journal_mode = WAL")
             # In WAL mode NORMAL syncs at checkpoints, not at every commit: each trial's commit
@@ -153,23 +152,100 @@ class Store:
             self.db.execute("PRAGMA synchronous = NORMAL")
             # Checkpoint (and sync) every 64 MiB of WAL rather than every 4 MiB: a bulk import
             # syncs the same data in fewer, larger writes.
-            self.db.execute(f"PRAGMA wal_autocheckpoint = {WAL_CHECKPOINT_PAGES}")
+            page_size = self.db.execute("PRAGMA page_size").fetchone()[0]
+            self.db.execute(f"PRAGMA wal_autocheckpoint = {WAL_CHECKPOINT_BYTES // page_size}")
             self.db.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
-            self._zstd: Any = None  # a zstandard.ZstdCompressor, made on first use
+            self._batch: dict | None = None  # the open batch of `bulk`, if any
+            codec.register(conn)
             migrate(self.db)
             self.watchlist = Watchlist(self.db)
             self.runs = RunLog(self.db)
-            self.timelines = Timelines(self.db, self._compress)
+            self.timelines = Timelines(self.db)
+            self.checks = CheckLog(self.db)
             # The registry's history index (not `history`: that is the trial's snapshots, below).
             self.registry_history = RegistryHistory(self.db)
             self.reading = Reading(self.db.conn)  # what reports, pictures and feeds read
-            self.findings = FindingsTable(self.db)
+            self.findings = FindingsTable(self.db, self.timelines)
         except sqlite3.DatabaseError as error:
             not_a_database = "not a database" in str(error) or "encrypted" in str(error)
             raise StoreError(f"{self.path}: cannot open the database ({error})", bad_input=not_a_database) from None
 
     def close(self) -> None:
         self.db.conn.close()
+
+    # -- transactions ----------------------------------------------------------------------
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """One observation's writes, all or nothing: a transaction of its own, or a savepoint
+        inside the open batch of `bulk` (which commits it with the trials around it)."""
+        try:
+            with self.db.atomic():
+                yield
+        except BaseException:
+            self._forget()  # rows read or written in what was rolled back
+            raise
+        if self._batch is not None:
+            self._batch_done()
+
+    @contextmanager
+    def bulk(self, *, trials: int = BATCH_TRIALS, seconds: float = BATCH_SECONDS) -> Iterator[None]:
+        """Commit several trials per transaction while this block runs: every `trials` trials or
+        `seconds` seconds, and at its end.  Each trial's check, snapshot and change rows are
+        still all or nothing (a savepoint each); a process killed mid-way loses at most the
+        trials of the batch not yet committed, never part of a trial.  An exception ends the
+        block after committing the trials done before it."""
+        if self._batch is not None:
+            yield
+            return
+        # The first commits come after 1, 2, 4… trials: a short ingest commits as it goes too.
+        self._batch = {"limit": 1, "most": trials, "seconds": seconds, "count": 0, "since": time.monotonic()}
+        self._begin_batch()
+        try:
+            yield
+        except BaseException:
+            self._end_batch()
+            raise
+        else:
+            self._end_batch()
+        finally:
+            self._batch = None
+
+    def _batch_done(self) -> None:
+        batch = self._batch
+        assert batch is not None
+        batch["count"] += 1
+        if batch["count"] >= batch["limit"] or time.monotonic() - batch["since"] >= batch["seconds"]:
+            self._commit_batch()
+            self._begin_batch()
+            batch["count"], batch["since"] = 0, time.monotonic()
+            batch["limit"] = min(2 * batch["limit"], batch["most"])
+
+    def _begin_batch(self) -> None:
+        """A batch's transaction: trials added from here on are indexed for search at its commit."""
+        self.db.conn.execute("BEGIN IMMEDIATE")
+        self.db.conn.execute(_SEARCH_PENDING)
+
+    def _commit_batch(self) -> None:
+        execute = self.db.conn.execute
+        execute(_SEARCH_INDEX)
+        execute(_SEARCH_DONE)
+        execute("COMMIT")
+
+    def _end_batch(self) -> None:
+        if not self.db.conn.in_transaction:
+            return
+        try:
+            self._commit_batch()
+        except BaseException:
+            self.db.conn.rollback()
+            self._forget()
+            raise
+
+    def _forget(self) -> None:
+        """After a rollback: what was remembered of rows that may no longer exist."""
+        self.timelines.cache.clear()
+        self.checks.sources.clear()
 
     # -- writing -------------------------------------------------------------------------
 
@@ -186,33 +262,44 @@ class Store:
         run_id: int | None = None,
         checked_utc: str | None = None,
         warnings: list[str] | None = None,
+        record_text: str | None = None,
+        packed: bytes | None = None,
     ) -> Saved:
         """Store one observation of a trial, placed on its timeline at `observed_utc` (default now);
         returns what it did.  A snapshot is written only when the observation changes what is known
-        of the trial; snapshots after it, if any, get their change rows recomputed."""
+        of the trial; snapshots after it, if any, get their change rows recomputed.  `record_text`
+        and `packed`: the record's canonical JSON and its frame, when the caller made them
+        (`ingest.parse.Parsed`: the bulk reader does)."""
         observation = Observation(
-            record, observed_utc or now_utc(), source_kind, source_ref, raw, source_version, module_labels
+            record,
+            observed_utc or now_utc(),
+            source_kind,
+            source_ref,
+            raw,
+            source_version,
+            module_labels,
+            record_text or "",
+            packed,
         )
         checked_utc = checked_utc or now_utc()
-        with self.db.atomic():
+        with self._transaction():
             result = self._place(observation)
-            self.db.conn.execute(
-                _CHECK_INSERT,
-                (
-                    observation.nct_id,
-                    checked_utc,
-                    source_kind,
-                    source_ref,
-                    source_version,
-                    result.outcome,
-                    result.snapshot_id,
-                    None,
-                    _warnings_text(warnings),
-                    run_id,
-                    record.get("last_updated"),
-                ),
+            check_id = self.checks.add(
+                observation.nct_id,
+                checked_utc,
+                source_kind,
+                source_ref,
+                source_version,
+                result.outcome,
+                result.snapshot_id,
+                None,
+                _warnings_text(warnings),
+                run_id,
+                record.get("last_updated"),
             )
-            self._checked(observation.nct_id, checked_utc, record.get("last_updated"))
+            self._checked(
+                observation.nct_id, checked_utc, record.get("last_updated"), check_id if source_kind == API else None
+            )
         return result
 
     def _place(self, observation: Observation) -> Saved:
@@ -236,7 +323,7 @@ class Store:
             _TRIAL_INSERT.replace("INSERT", "INSERT OR IGNORE", 1),
             [observation.nct_id, observation.observed_utc, None, *values],
         ).rowcount
-        snapshot_id = self.timelines.insert(observation, [])
+        snapshot_id = self.timelines.insert(observation, [], first=True)  # no snapshot yet: a key frame
         if inserted:
             self.db.conn.execute(
                 "UPDATE trials SET snapshot_count = 1, last_changed_utc = ?, latest_snapshot_id = ? WHERE nct_id = ?",
@@ -273,13 +360,14 @@ class Store:
             return json.loads(row[0])
         return start(self.timelines.record(newest.id))
 
-    def _checked(self, nct_id: str, checked_utc: str, last_updated: str | None) -> None:
-        """Every check: when, and the newest registry last-update date seen (kept even when the
-        observation added nothing, so an update-date bump is no snapshot but is not lost)."""
+    def _checked(self, nct_id: str, checked_utc: str, last_updated: str | None, registry_check: int | None) -> None:
+        """Every check: when (and which, for a check of the registry's current record), and the
+        newest registry last-update date seen (kept even when the observation added nothing, so
+        an update-date bump is no snapshot but is not lost)."""
         self.db.conn.execute(
-            "UPDATE trials SET last_checked_utc = ?, "
+            "UPDATE trials SET last_checked_utc = ?, registry_check_id = coalesce(?, registry_check_id), "
             "last_updated = CASE WHEN ? > coalesce(last_updated, '') THEN ? ELSE last_updated END WHERE nct_id = ?",
-            [checked_utc, last_updated, last_updated, nct_id],
+            [checked_utc, registry_check, last_updated, last_updated, nct_id],
         )
 
     def record_failure(
@@ -294,30 +382,20 @@ class Store:
         source_version: int | None = None,
     ) -> None:
         """A check that failed: why, and of what; nothing else is written."""
-        with self.db.atomic():
-            self.db.conn.execute(
-                _CHECK_INSERT,
-                (
-                    nct_id,
-                    checked_utc or now_utc(),
-                    source_kind,
-                    source_ref,
-                    source_version,
-                    FAILED,
-                    None,
-                    error,
-                    None,
-                    run_id,
-                    None,
-                ),
+        with self._transaction():
+            self.checks.add(
+                nct_id,
+                checked_utc or now_utc(),
+                source_kind,
+                source_ref,
+                source_version,
+                FAILED,
+                None,
+                error,
+                None,
+                run_id,
+                None,
             )
-
-    def _compress(self, raw: bytes) -> tuple[bytes, str]:
-        if self._zstd is None:
-            import zstandard
-
-            self._zstd = zstandard.ZstdCompressor(level=RAW_ZSTD_LEVEL)
-        return self._zstd.compress(raw), "zstd"
 
     def _refresh_trial(self, nct_id: str, known: dict | None) -> None:
         """The trial's current row: each column as known (its last known value), and its timeline."""
@@ -347,20 +425,27 @@ class Store:
         how many records changed.
         """
         changed = 0
-        with self.db.atomic():
-            for row in list(
-                self.db.query(
-                    "SELECT id, nct_id, observed_utc, source_kind, source_ref, raw, raw_encoding, record "
-                    "FROM snapshots WHERE nct_id = ? ORDER BY observed_utc, id",
-                    [nct_id],
-                )
-            ):
-                row["raw"] = decode_raw(row.pop("raw"), row.pop("raw_encoding"))
-                old_text = row["record"]
-                row["record"] = json.loads(old_text)
-                record = remake(row)
-                changed += canonical_json(record) != old_text
-                self.timelines.rewrite_record(row["id"], record)
+        with self._transaction():
+            rows = self.db.execute(
+                "SELECT id, nct_id, observed_utc, source_kind, source_ref FROM snapshots WHERE nct_id = ? "
+                "ORDER BY observed_utc, id",
+                [nct_id],
+            ).fetchall()
+            records = {}
+            for snapshot_id, nct, observed_utc, source_kind, source_ref in rows:
+                old_text, raw = codec.split(self.timelines.content(snapshot_id))
+                snapshot = {
+                    "id": snapshot_id,
+                    "nct_id": nct,
+                    "observed_utc": observed_utc,
+                    "source_kind": source_kind,
+                    "source_ref": source_ref,
+                    "raw": raw,
+                    "record": json.loads(old_text),
+                }
+                records[snapshot_id] = remake(snapshot)
+                changed += canonical_json(records[snapshot_id]) != old_text
+            self.timelines.rewrite_records(nct_id, records)
             self._refresh_trial(nct_id, self.timelines.replay(nct_id))
         return changed
 
@@ -369,20 +454,32 @@ class Store:
     def versions_had(self, nct_id: str, source_kind: str) -> set[int]:
         """Registry versions of a trial already read from `source_kind`: stored as snapshots, or
         checked and found equal to one."""
-        return {
+        stored = {
             row[0]
             for row in self.db.execute(
-                "SELECT source_version FROM snapshots WHERE nct_id = ? AND source_kind = ? AND source_version IS NOT NULL "
-                "UNION SELECT source_version FROM checks WHERE nct_id = ? AND source_kind = ? AND outcome != ? "
-                "AND source_version IS NOT NULL",
-                [nct_id, source_kind, nct_id, source_kind, FAILED],
+                "SELECT source_version FROM snapshots WHERE nct_id = ? AND source_kind = ? AND source_version IS NOT NULL",
+                [nct_id, source_kind],
             )
         }
+        return stored | self.checks.versions(nct_id, source_kind)
 
     def newest_registry_date(self, nct_id: str) -> str | None:
         """The newest registry last-update date any check of the trial has seen."""
         row = self.db.execute("SELECT last_updated FROM trials WHERE nct_id = ?", [nct_id]).fetchone()
         return row[0] if row else None
+
+    def trial_numbers(self) -> array:
+        """The NCT numbers of the trials with snapshots, sorted (compact: 8 bytes a trial)."""
+        return array(
+            "q",
+            (
+                row[0]
+                for row in self.db.conn.execute(
+                    "SELECT CAST(substr(nct_id, 4) AS INTEGER) AS n FROM trials WHERE snapshot_count > 0 "
+                    "AND nct_id GLOB 'NCT[0-9]*' ORDER BY n"
+                )
+            ),
+        )
 
     def trial_ids(self) -> list[str]:
         return [row[0] for row in self.db.execute("SELECT nct_id FROM trials ORDER BY nct_id")]
@@ -394,7 +491,7 @@ class Store:
         """One entry per snapshot of a trial, oldest first."""
         sql = (
             "SELECT id AS snapshot_id, observed_utc AS observed_at, last_updated, source_kind, source_ref, "
-            "source_version, status, json_extract(record, '$.enrollment') AS enrollment, change_count "
+            "source_version, status, json_extract(trialwatch_record(id), '$.enrollment') AS enrollment, change_count "
             "FROM snapshots WHERE nct_id = ? ORDER BY observed_utc, id"
         )
         rows = []
