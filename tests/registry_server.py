@@ -234,6 +234,8 @@ class RegistryServer:
             return _json({"studyVersion": number, "study": study})
         if path in self.pages:
             body, content_type = self.pages[path]
+            if content_type == "redirect":  # a page that moved: its body is the new location
+                return 302, b"", "text/plain", {"Location": body.decode()}
             return 200, body, content_type, {}
         return _text(404, f"{path} not found")
 

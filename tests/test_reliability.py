@@ -11,6 +11,8 @@ Figures the README quotes are counted here and checked against tests/figures.jso
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import signal
 import sqlite3
@@ -26,6 +28,7 @@ import pytest
 from clirun import tw
 from figures import check
 from registry_server import RegistryServer, load_studies
+from trialwatch.snapshots.store.codec import register
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "seeds" / "NCT06731192.txt"
@@ -42,7 +45,8 @@ def figures(request):
 
 
 def peak(args, cwd=ROOT, timeout=120, env=None) -> tuple[subprocess.CompletedProcess, int]:
-    """Run `trialwatch *args` in a process of its own; (result, its peak memory in MB, children included)."""
+    """Run `trialwatch *args` in a process of its own; (result, its peak memory in MB: the largest
+    of it and its children).  Every input run so stays under PEAK_MB."""
     probe = (
         "import resource, subprocess, sys\n"
         "done = subprocess.run(sys.argv[1:], capture_output=True, text=True)\n"
@@ -54,6 +58,7 @@ def peak(args, cwd=ROOT, timeout=120, env=None) -> tuple[subprocess.CompletedPro
     result = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env)
     *lines, megabytes = result.stderr.splitlines()
     result.stderr = "\n".join(lines) + ("\n" if lines else "")
+    assert int(megabytes) < PEAK_MB, (args, megabytes)
     FIGURES["inputs tried under the memory bound"] += 1
     return result, int(megabytes)
 
@@ -192,6 +197,22 @@ def test_a_password_in_the_registry_url_is_used_and_never_stored_or_printed(tmp_
     assert "REDACTED" in stored.decode("latin-1")  # the key's place is kept, its value hidden
 
 
+def test_a_redirect_to_another_host_is_refused_with_one_line_and_the_credentials_stay_home(tmp_path):
+    db = tmp_path / "tw.db"
+    with RegistryServer({}) as elsewhere, RegistryServer(load_studies()) as server:
+        elsewhere.pages["/x"] = (SEED.read_bytes(), "text/plain")
+        moved = elsewhere.url.replace("127.0.0.1", "localhost") + "/x"
+        server.pages["/clinical-trials/NCT06731192"] = (moved.encode(), "redirect")
+        server.pages["/here"] = (b"/clinical-trials/NCT06731192", "redirect")
+        page = server.url_for("/here").replace("http://", "http://bob:hunter2@")
+        result = tw(db, "ingest", page)
+    assert result.exit_code == 1
+    (line,) = [line for line in result.stderr.splitlines() if "redirected" in line]
+    assert f"redirected to another host ({moved}); not followed" in line and "hunter2" not in result.stderr
+    assert [seen.path for seen in server.log] == ["/here", "/clinical-trials/NCT06731192"]  # within the host: followed
+    assert not elsewhere.log  # never asked, so never sent bob's password
+
+
 # -- bad input: one line, exit 2, nothing created --------------------------------------------------
 
 BAD = {
@@ -213,6 +234,7 @@ def test_bad_input_is_one_line_and_exit_2_and_creates_nothing(tmp_path, name):
     result, _ = peak(["--db", db, *args])
     assert result.returncode == 2 and message in one_line(result)
     assert not db.exists()
+    FIGURES["malformed inputs refused"] += 1
 
 
 @pytest.mark.parametrize("content", ["[]", '{"studies": []}', "zip"], ids=["empty-list", "empty-page", "empty-zip"])
@@ -225,6 +247,7 @@ def test_an_input_holding_no_trial_is_bad_input(tmp_path, content):
     db = tmp_path / "tw.db"
     result, _ = peak(["--db", db, "ingest", path])
     assert result.returncode == 2 and "holds no" in one_line(result) and not db.exists()
+    FIGURES["malformed inputs refused"] += 1
 
 
 def test_a_file_name_cannot_forge_a_second_line_of_an_error(tmp_path):
@@ -233,6 +256,7 @@ def test_a_file_name_cannot_forge_a_second_line_of_an_error(tmp_path):
     result, _ = peak(["--db", tmp_path / "tw.db", "ingest", forged])
     assert result.returncode == 2
     assert one_line(result).startswith("Error: ") and "\\n" in result.stderr
+    FIGURES["malformed inputs refused"] += 1
 
 
 # -- children die with their parent ---------------------------------------------------------------
@@ -326,3 +350,187 @@ def test_datasette_dies_with_a_killed_serve(tmp_path):
     while any(_alive(pid) for pid in children) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not any(_alive(pid) for pid in children)
+
+
+# -- two writers both finish --------------------------------------------------------------------
+
+
+def _corpus_zip(path: Path, first: int, count: int) -> Path:
+    """`count` trials made from the real records (ids NCT{first}…), zipped like the bulk download."""
+    templates = [json.loads(p.read_bytes()) for p in sorted(STUDY.parent.glob("*.json"))]
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for n in range(count):
+            study = templates[n % len(templates)]
+            nct_id = f"NCT{first + n:08d}"
+            study["protocolSection"]["identificationModule"]["nctId"] = nct_id
+            archive.writestr(f"{nct_id}.json", json.dumps(study))
+    return path
+
+
+def _cli(db, *args, url=None) -> subprocess.Popen:
+    registry = ["--ctgov-url", url, "--rate", "1000"] if url else []
+    return subprocess.Popen(
+        [sys.executable, "-m", "trialwatch", "--db", str(db), *registry, *map(str, args)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _state(db) -> dict:
+    """What two writers leave, without the instants they wrote: trials, snapshots, checks, changes."""
+    with sqlite3.connect(db) as conn:
+        register(conn)
+        return {
+            "trials": conn.execute(
+                "select nct_id, status, snapshot_count, enrollment_count from trials order by nct_id"
+            ).fetchall(),
+            "snapshots": Counter(conn.execute("select nct_id, content_hash, source_kind from snapshots").fetchall()),
+            "checks": Counter(conn.execute("select nct_id, source_kind, outcome from checks").fetchall()),
+            "changes": Counter(conn.execute("select nct_id, field, old, new from changes").fetchall()),
+            "runs": conn.execute("select count(*), count(finished_utc), sum(exit_status) from runs").fetchone(),
+        }
+
+
+def test_two_imports_and_a_run_write_at_once_and_all_finish_as_if_one_after_the_other(tmp_path):
+    """Two `ingest`s of zips and a `run` into one database at the same time: every one finishes
+    (none with "database is locked"), and the database holds what running them in turn gives."""
+    zips = [_corpus_zip(tmp_path / "a.zip", 80_000_000, 1_500), _corpus_zip(tmp_path / "b.zip", 81_000_000, 1_500)]
+    studies = load_studies()
+    with RegistryServer(studies) as server:
+        together, in_turn = tmp_path / "together.db", tmp_path / "in-turn.db"
+        for db in (together, in_turn):
+            assert tw(db, "watch", "add", *sorted(studies), url=server.url).exit_code == 0
+        writers = [_cli(together, "ingest", zips[0]), _cli(together, "ingest", zips[1])]
+        time.sleep(1.5)  # both imports are committing batches when the run starts
+        writers.append(_cli(together, "run", "--force", url=server.url))
+        for writer in writers:
+            out, err = writer.communicate(timeout=300)
+            assert writer.returncode == 0, err
+            assert "locked" not in err
+        for args in (["ingest", zips[0]], ["ingest", zips[1]], ["run", "--force"]):
+            assert tw(in_turn, *args, url=server.url).exit_code == 0
+    assert _state(together) == _state(in_turn)
+    assert _state(together)["runs"] == (1, 1, 0)
+    FIGURES["writers at once, all finished"] += len(writers)
+
+
+# -- databases trialwatch must not write: newer, read-only, damaged -----------------------------
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_a_database_written_by_a_newer_trialwatch_is_refused_for_writing_and_still_read(tmp_path):
+    db = tmp_path / "tw.db"
+    assert tw(db, "ingest", SEED, "--observed-at", "2025-01-02").exit_code == 0
+    with sqlite3.connect(db) as conn:  # what a later release's migration leaves
+        conn.execute(
+            "insert into _sqlite_migrations (migration_set, name, applied_at) values ('trialwatch', 'm099_later', '2027-01-01')"
+        )
+    before = _digest(db)
+    for args in (["ingest", STUDY], ["run"], ["watch", "add", "NCT04267848"], ["reparse"]):
+        result = tw(db, *args)
+        assert result.exit_code == 2, (args, result.output)
+        assert result.stderr.strip().splitlines() == [
+            f"Error: {db}: written by a newer trialwatch (its schema has m099_later); upgrade trialwatch to write to it"
+        ]
+    assert _digest(db) == before
+    shown = tw(db, "show", "NCT06731192", "--format", "json")  # reading it still works
+    assert shown.exit_code == 0 and json.loads(shown.stdout)["nct_id"] == "NCT06731192"
+    assert _digest(db) == before
+
+
+def _on_read_only_media(place: Path) -> list[str]:
+    """A command prefix that runs its command where `place` is a read-only mount (a mount
+    namespace of its own: `unshare`), as on a read-only disk or share."""
+    script = f'mount --bind "{place}" "{place}" && mount -o remount,bind,ro "{place}" && exec "$@"'
+    prefix = ["unshare", "-m" if os.geteuid() == 0 else "-rm", "sh", "-c", script, "sh"]
+    probe = subprocess.run([*prefix, "touch", str(place / "probe")], capture_output=True, text=True)
+    if "Read-only file system" not in probe.stderr:
+        pytest.skip(f"this machine cannot mount read-only in a namespace: {probe.stderr.strip()}")
+    return prefix
+
+
+def test_a_database_on_read_only_media_is_read_by_diff_show_history_and_serve(tmp_path):
+    place = tmp_path / "media"
+    place.mkdir()
+    db = place / "tw.db"
+    assert tw(db, "ingest", SEED, "--observed-at", "2025-01-02").exit_code == 0
+    edited = ROOT / "tests" / "fixtures" / "edits" / "NCT06731192.edited.txt"
+    assert tw(db, "ingest", edited, "--observed-at", "2025-03-15").exit_code == 0
+    assert not (place / "tw.db-wal").exists()  # closed cleanly: the file holds everything
+    before = _digest(db)
+    command = [*_on_read_only_media(place), sys.executable, "-m", "trialwatch", "--db", str(db)]
+    for args, expected in (
+        (["diff", "NCT06731192"], "Status"),
+        (["show", "NCT06731192", "--at", "2025-02-01"], "NCT06731192"),
+        (["history", "NCT06731192"], "2025-03-15"),
+    ):
+        result = subprocess.run([*command, *args], cwd=ROOT, capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0 and expected in result.stdout, (args, result.stderr)
+        assert result.stderr == ""
+    written = subprocess.run([*command, "ingest", str(SEED)], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert written.returncode == 1 and len(written.stderr.strip().splitlines()) == 1, written.stderr
+    assert "read-only" in written.stderr or "readonly" in written.stderr
+    port = _free_port()
+    server = subprocess.Popen(
+        [*command, "serve", "--port", str(port)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    try:
+        page = _get(f"http://127.0.0.1:{port}/tw/trials.json?_shape=array", server)
+        assert [row["nct_id"] for row in json.loads(page)] == ["NCT06731192"]
+    finally:
+        server.terminate()
+        server.wait(timeout=15)
+    assert _digest(db) == before
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _get(url: str, server: subprocess.Popen) -> bytes:
+    import urllib.error
+    import urllib.request
+
+    deadline = time.monotonic() + 60
+    while True:
+        assert server.poll() is None, server.stdout.read() if server.stdout else ""
+        try:
+            with urllib.request.urlopen(url, timeout=5) as answer:
+                return answer.read()
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            assert time.monotonic() < deadline, "Datasette did not answer within 60 s"
+            time.sleep(0.2)
+
+
+def test_a_damaged_database_is_noticed_before_a_run_writes_anything(tmp_path):
+    studies = load_studies()
+    db = tmp_path / "tw.db"
+    with RegistryServer(studies) as server:
+        assert tw(db, "watch", "add", *sorted(studies), url=server.url).exit_code == 0
+        assert tw(db, "run", url=server.url).exit_code == 0
+        with sqlite3.connect(db) as conn:  # a page of an index the run never reads, hit by a bad sector
+            page_size = conn.execute("pragma page_size").fetchone()[0]
+            (root,) = conn.execute(
+                "select rootpage from sqlite_master where name = 'idx_changes_category_observed_utc'"
+            ).fetchone()
+        with open(db, "r+b") as f:
+            f.seek((root - 1) * page_size)
+            f.write(b"\xff" * 64)
+        before = _digest(db)
+        server.reset()
+        result = tw(db, "run", "--force", url=server.url)
+        assert result.exit_code == 1, result.output
+        (line,) = result.stderr.strip().splitlines()
+        assert line.startswith(f"Error: {db} is damaged (") and "the run wrote nothing" in line
+        assert not server.hits  # not one request
+        assert _digest(db) == before
+        FIGURES["damaged databases refused before writing"] += 1

@@ -135,15 +135,20 @@ def nct_argument(func):
     return wrapper
 
 
-def open_store(ctx, create=False):
+def open_store(ctx, create=False, read_only=False):
+    """The database; `read_only` for commands that only read (they work on read-only media)."""
     from trialwatch.snapshots.store.store import Store, StoreError
 
     if not ctx.obj["db"].strip():  # SQLite would open a temporary database that vanishes
         raise BadInput("--db: an empty name (an unset TRIALWATCH_DB?); name the database file")
     try:
-        return Store(ctx.obj["db"], create=create)
+        store = Store(ctx.obj["db"], create=create, read_only=read_only)
     except StoreError as error:
         raise (BadInput if error.bad_input else WorkFailed)(str(error)) from None
+    # Closed when the command ends: the last connection to close folds the WAL into the file and
+    # removes it, so the file alone holds everything (a copy of it is whole).
+    ctx.call_on_close(store.close)
+    return store
 
 
 def known_trial(store, nct_id):
@@ -366,7 +371,7 @@ def diff(ctx, nct_id, since, categories, fmt):
     from trialwatch.snapshots.reports.render import no_changes, render_changes
 
     since_utc = instant(since, since=True) if since is not None else None
-    store = open_store(ctx)
+    store = open_store(ctx, read_only=True)
     known_trial(store, nct_id)
     changes = store.changes([nct_id], since=since_utc, categories=categories)
     titles = store.reading.titles([nct_id])
@@ -390,7 +395,7 @@ def history(ctx, nct_id, fmt):
     """
     from trialwatch.snapshots.reports.render import render_history
 
-    store = open_store(ctx)
+    store = open_store(ctx, read_only=True)
     known_trial(store, nct_id)
     title = store.reading.titles([nct_id]).get(nct_id)
     click.echo(render_history(store.history(nct_id), fmt, nct_id, title), nl=False)
@@ -411,7 +416,7 @@ def show(ctx, nct_id, at, fmt):
     from trialwatch.snapshots.reports.render import render_record
 
     at_utc = instant(at, end_of_day=True) if at is not None else None
-    store = open_store(ctx)
+    store = open_store(ctx, read_only=True)
     known_trial(store, nct_id)
     record = store.record_at(nct_id, at_utc)
     if record is None:
@@ -467,7 +472,7 @@ def timeline(ctx, nct_ids, output):
 
     ids = list(dict.fromkeys(normalize_nct_id(n) for n in nct_ids))
     targets = _picture_paths(output, ids)
-    store = open_store(ctx)
+    store = open_store(ctx, read_only=True)
     for nct_id in ids:
         known_trial(store, nct_id)
     for nct_id, path, fmt in targets:
@@ -631,7 +636,7 @@ def watch_list(ctx, fmt):
     """
     from trialwatch.snapshots.reports.render import render_watchlist
 
-    store = open_store(ctx)
+    store = open_store(ctx, read_only=True)
     click.echo(render_watchlist(store.watchlist.trials(), store.watchlist.searches(), fmt), nl=False)
 
 
@@ -644,14 +649,16 @@ def run(ctx, force, fmt, quiet):
     """Refresh every watched trial and saved search; print what changed (nothing if nothing did).
 
     Made for cron: silent when there is no news, exit 0 when every trial was checked, 1 when
-    some failed (the rest stored), 2 for bad usage, 75 when another run holds the database.
+    some failed (the rest stored) or the database file is damaged (checked before anything is
+    written: every run up to 1 GiB, larger files weekly), 2 for bad usage, 75 when another run
+    holds the database.
 
     Example:
 
         trialwatch run --format markdown
     """
     from trialwatch.ingest.registry import HistorySource, RegistrySource
-    from trialwatch.snapshots.jobs.run import RunLocked
+    from trialwatch.snapshots.jobs.run import DatabaseDamaged, RunLocked
     from trialwatch.snapshots.jobs.run import run as run_watchlist
     from trialwatch.snapshots.reports.render import render_run
 
@@ -665,6 +672,9 @@ def run(ctx, force, fmt, quiet):
     except RunLocked as error:
         echo_err(f"Error: {error}")
         ctx.exit(75)
+    except DatabaseDamaged as error:
+        echo_err(f"Error: {error}")
+        ctx.exit(1)
     if not quiet:
         click.echo(render_run(report, fmt), nl=False)
     ctx.exit(report.exit_status)
@@ -693,7 +703,7 @@ def changes(ctx, since, categories, severities, nct_ids, fmt):
 
     ids = [normalize_nct_id(n) for n in nct_ids]
     since_utc = instant(since, since=True) if since is not None else None
-    store = open_store(ctx)
+    store = open_store(ctx, read_only=True)
     found = store.changes(ids or None, since=since_utc, categories=categories, severities=severities, newest_first=True)
     titles = store.reading.titles({change["nct_id"] for change in found})
     click.echo(render_changes(found, fmt, titles), nl=False)
@@ -727,7 +737,7 @@ def feed(ctx, severities, search, nct_ids, every_trial, limit, output):
     if sum(map(bool, (search is not None, nct_ids, every_trial))) > 1:
         raise BadInput("give one of --search, --nct and --all (or none: the watchlist)")
     ids = list(dict.fromkeys(normalize_nct_id(n) for n in nct_ids))
-    store = open_store(ctx)
+    store = open_store(ctx, read_only=True)
     for nct_id in ids:
         known_trial(store, nct_id)
     selection = Selection(list(severities), search, ids, every_trial)
@@ -807,7 +817,7 @@ def findings(ctx, nct_ids, names, show_all, refresh, as_of, shortfall_below, fmt
             raise BadInput(f"--as-of {as_of!r}: give a day, YYYY-MM-DD")
         until = instant(as_of, end_of_day=True)
         day = date.fromisoformat(as_of.strip())
-    store = open_store(ctx)
+    store = open_store(ctx, read_only=not refresh)
     for nct_id in ids:
         known_trial(store, nct_id)
     if refresh:
@@ -852,12 +862,14 @@ def serve(ctx, host, port, metadata_path):
     if not datasette.available():
         echo_err(datasette.MISSING)
         ctx.exit(2)
-    open_store(ctx).close()  # brings an older database to the current schema (views, search)
+    store = open_store(ctx, read_only=True)  # brings an older database to the current schema (views, search)
+    immutable = store.read_only  # read-only media: Datasette opens it immutable
+    store.close()
     try:
         datasette.check_port(host, port)
     except datasette.PortBusy as error:
         raise BadInput(str(error)) from None
-    ctx.exit(datasette.serve(ctx.obj["db"], host, port))
+    ctx.exit(datasette.serve(ctx.obj["db"], host, port, immutable=immutable))
 
 
 @cli.command()

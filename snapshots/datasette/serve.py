@@ -67,8 +67,9 @@ def check_port(host: str, port: int) -> None:
             raise PortBusy(f"port {port} on {host} {reason}: give another with --port") from None
 
 
-def serve(db_path: str, host: str, port: int) -> int:
-    """Run Datasette on the database until it stops; returns its exit status (128 + signal if killed)."""
+def serve(db_path: str, host: str, port: int, *, immutable: bool = False) -> int:
+    """Run Datasette on the database until it stops; returns its exit status (128 + signal if killed).
+    `immutable`: the file cannot change (read-only media), so Datasette opens it without locks."""
     with tempfile.TemporaryDirectory(prefix="trialwatch-serve-") as tmp:
         adapted = os.path.join(tmp, "metadata.json")
         with open(adapted, "w", encoding="utf-8") as out:
@@ -78,7 +79,7 @@ def serve(db_path: str, host: str, port: int) -> int:
             "-m",
             "datasette",
             "serve",
-            db_path,
+            *(["--immutable", db_path] if immutable else [db_path]),
             "--metadata",
             adapted,
             "--host",

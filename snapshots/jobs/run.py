@@ -46,6 +46,10 @@ class RunLocked(Exception):
     """Another run holds the database."""
 
 
+class DatabaseDamaged(Exception):
+    """The database file is damaged (SQLite's quick_check found a fault): the run wrote nothing."""
+
+
 @contextmanager
 def run_lock(db_path: str):
     """An exclusive lock beside the database, released when the process ends however it ends.
@@ -130,9 +134,16 @@ def run(store, source, *, history=None, force: bool = False, progress=None, now:
     watched trials waiting for a backfill (`watch add --backfill`, or new matches of a search
     saved with --backfill) then get their registry history, and the report says so.
     """
+    now = now or now_utc()
     with run_lock(store.path):
+        integrity = store.check_integrity(now)
+        if integrity not in (None, "ok"):
+            raise DatabaseDamaged(
+                f"{store.path} is damaged ({integrity}); the run wrote nothing. Restore a backup, or "
+                f"recover what SQLite can: sqlite3 {store.path} .recover | sqlite3 recovered.db"
+            )
         held = store.findings.holding(store.watchlist.ids())
-        report = _run(store, source, force=force, progress=progress, now=now or now_utc())
+        report = _run(store, source, force=force, progress=progress, now=now, integrity=integrity)
         if history is not None:
             for result in backfill_watched(store, history):
                 if result.fetched:
@@ -144,8 +155,8 @@ def run(store, source, *, history=None, force: bool = False, progress=None, now:
         return _finish(store, source, report)
 
 
-def _run(store, source, *, force, progress, now) -> RunReport:
-    report = RunReport(run_id=store.runs.start(now, force), started_utc=now)
+def _run(store, source, *, force, progress, now, integrity=None) -> RunReport:
+    report = RunReport(run_id=store.runs.start(now, force, integrity), started_utc=now)
     try:
         report.data_timestamp = source.data_timestamp()
     except FetchError as error:

@@ -634,6 +634,25 @@ def m011_registry_check(db):
     )
 
 
+@migrations()
+def m012_run_integrity(db):
+    # A run checks the file (PRAGMA quick_check) before it writes: 'ok' on the run's row when it did.
+    db.execute("ALTER TABLE runs ADD COLUMN integrity TEXT")
+
+
+def schema_state(db) -> tuple[list[str], list[str]]:
+    """(migrations this trialwatch has that the database lacks, migrations the database has that
+    this trialwatch does not know: it was written by a newer one).  Reads only."""
+    pending = [migration.name for migration in migrations.pending(db)]
+    ours = {migration.name for migration in migrations._migrations}
+    return pending, [migration.name for migration in migrations.applied(db) if migration.name not in ours]
+
+
 def migrate(db) -> None:
-    """Bring the database to the current schema."""
-    migrations.apply(db)
+    """Bring the database to the current schema: every pending migration in one write transaction
+    (each in a savepoint of its own), so a second process opening the same new database waits for
+    the first and then finds nothing pending."""
+    if not migrations.pending(db):
+        return
+    with db.atomic():
+        migrations.apply(db)

@@ -53,11 +53,18 @@ class RunLog:
     def __init__(self, db):
         self.db = db
 
-    def start(self, started_utc: str, forced: bool) -> int:
+    def start(self, started_utc: str, forced: bool, integrity: str | None = None) -> int:
+        """A new run's row; `integrity`: 'ok' when the run checked the file first."""
         with self.db.atomic():
             return self.db.execute(
-                "INSERT INTO runs (started_utc, forced) VALUES (?, ?)", [started_utc, int(forced)]
+                "INSERT INTO runs (started_utc, forced, integrity) VALUES (?, ?, ?)",
+                [started_utc, int(forced), integrity],
             ).lastrowid
+
+    def last_integrity_check(self) -> str | None:
+        """When a run last found the file whole (PRAGMA quick_check), or None."""
+        row = self.db.execute("SELECT max(started_utc) FROM runs WHERE integrity = 'ok'").fetchone()
+        return row[0] if row else None
 
     def finish(self, run_id: int, **figures) -> None:
         """Fill the run's row: every name of RUN_FIGURES, as keyword arguments."""

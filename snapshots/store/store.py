@@ -14,10 +14,12 @@ import json
 import os
 import sqlite3
 import time
+import urllib.parse
 from array import array
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 import sqlite_utils
 
@@ -31,7 +33,7 @@ from trialwatch.snapshots.store.checklog import CheckLog
 from trialwatch.snapshots.store.codec import decode_raw as decode_raw  # raw inputs of rows written before m010
 from trialwatch.snapshots.store.findings import FindingsTable
 from trialwatch.snapshots.store.history import RegistryHistory
-from trialwatch.snapshots.store.migrations import migrate
+from trialwatch.snapshots.store.migrations import migrate, schema_state
 from trialwatch.snapshots.store.outcomes import CHANGED, FAILED, NEW, UNCHANGED
 from trialwatch.snapshots.store.reading import Reading
 from trialwatch.snapshots.store.runs import RunLog
@@ -48,6 +50,10 @@ BUSY_TIMEOUT_MS = 15_000
 CACHE_KIB = 64 * 1024  # SQLite page cache: the indexes of a whole-registry database stay in memory
 PAGE_SIZE = 32_768  # new databases (tests/benchmarks/bench.py: 12% of a snapshot page unused, 22% at 4 KB)
 WAL_CHECKPOINT_BYTES = 64 * 1024 * 1024
+# A run checks the file before it writes (Store.check_integrity): every run up to this size,
+# larger files when no run checked them in the last INTEGRITY_EVERY.
+INTEGRITY_EVERY_RUN_BYTES = 1 << 30
+INTEGRITY_EVERY = timedelta(days=7)
 # Bulk work (`Store.bulk`) commits every this many trials or seconds, whichever comes first.
 BATCH_TRIALS = 500
 BATCH_SECONDS = 1.0
@@ -131,33 +137,85 @@ def _warnings_text(warnings: list[str] | None) -> str | None:
     return "\n".join(warnings) if warnings else None
 
 
+class _Database(sqlite_utils.Database):
+    """sqlite-utils' Database whose write transactions begin IMMEDIATE.
+
+    A deferred transaction that reads first and then writes fails at once with "database is
+    locked" when another process wrote meanwhile (SQLITE_BUSY_SNAPSHOT: the busy timeout cannot
+    help it).  Taking the write lock at BEGIN makes a second writer wait its turn instead, so two
+    writers (two imports, an import during a run) both finish.
+    """
+
+    @contextmanager
+    def atomic(self) -> Iterator[sqlite_utils.Database]:
+        if self.conn.in_transaction:  # nested: a savepoint, as sqlite-utils does
+            with super().atomic():
+                yield self
+            return
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self
+        except BaseException:
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
+
+
+def _writable(path: str) -> bool:
+    """Whether SQLite can write the database and its WAL beside it."""
+    directory = os.path.dirname(os.path.abspath(path))
+    return os.access(directory, os.W_OK) and (not os.path.exists(path) or os.access(path, os.W_OK))
+
+
+def _connect_read_only(path: str) -> sqlite3.Connection:
+    """The database opened for reading only: `mode=ro`, or `immutable=1` where even that cannot
+    work (read-only media, where SQLite cannot make the WAL's shared-memory file)."""
+    base = "file:" + urllib.parse.quote(os.path.abspath(path))
+    for query in ("?mode=ro", "?immutable=1"):
+        conn = sqlite3.connect(base + query, uri=True, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+        try:
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            return conn
+        except sqlite3.OperationalError:
+            conn.close()
+            if query == "?immutable=1":
+                raise
+    raise AssertionError("unreachable")
+
+
 class Store:
-    def __init__(self, path: str, *, create: bool = True):
+    def __init__(self, path: str, *, create: bool = True, read_only: bool = False):
+        """Open (`create`: or make) the database at `path`, bringing it to the current schema.
+
+        `read_only`: the caller only reads.  A database trialwatch cannot write (read-only media,
+        a file or folder without write permission) or written by a newer trialwatch is then
+        opened for reading only, with no migration; without `read_only` those are StoreErrors.
+        """
         self.path = str(path)
         if not create and not os.path.exists(self.path):
             raise StoreError(f"{self.path}: no such database (ingest something first, or give --db)", bad_input=True)
+        self.read_only = read_only and os.path.exists(self.path) and not _writable(self.path)
+        if not read_only and os.path.exists(self.path) and not _writable(self.path):
+            raise StoreError(
+                f"{self.path}: cannot be written here (a read-only file, folder or disk); diff, show, "
+                "history, changes and serve can read it",
+                bad_input=False,
+            )
         try:
-            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
-            self.db = sqlite_utils.Database(conn)
+            if self.read_only:
+                conn = _connect_read_only(self.path)
+            else:
+                conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+            self.db = _Database(conn)
             self.db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            self.db.execute("PRAGMA foreign_keys = ON")
-            if self.db.execute("PRAGMA page_count").fetchone()[0] == 0:  # a new file: before WAL and tables
-                # Snapshots are frames of about 4 KB: on 4 KB pages a fifth of each page went unused.
-                self.db.execute(f"PRAGMA page_size = {PAGE_SIZE}")
-            if self.db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-                self.db.execute("PRAGMA journal_mode = WAL")
-            # In WAL mode NORMAL syncs at checkpoints, not at every commit: each trial's commit
-            # is still atomic, and survives the process being killed; a power cut may lose the
-            # last commits, never part of one.
-            self.db.execute("PRAGMA synchronous = NORMAL")
-            # Checkpoint (and sync) every 64 MiB of WAL rather than every 4 MiB: a bulk import
-            # syncs the same data in fewer, larger writes.
-            page_size = self.db.execute("PRAGMA page_size").fetchone()[0]
-            self.db.execute(f"PRAGMA wal_autocheckpoint = {WAL_CHECKPOINT_BYTES // page_size}")
-            self.db.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
+            self._check_schema(read_only)
+            if not self.read_only:
+                self._set_up()
             self._batch: dict | None = None  # the open batch of `bulk`, if any
-            codec.register(conn)
-            migrate(self.db)
+            codec.register(self.db.conn)
+            if not self.read_only:
+                migrate(self.db)
             self.watchlist = Watchlist(self.db)
             self.runs = RunLog(self.db)
             self.timelines = Timelines(self.db)
@@ -170,8 +228,62 @@ class Store:
             not_a_database = "not a database" in str(error) or "encrypted" in str(error)
             raise StoreError(f"{self.path}: cannot open the database ({error})", bad_input=not_a_database) from None
 
+    def _check_schema(self, read_only: bool) -> None:
+        """Refuse what this trialwatch cannot do with the database's schema: write to one a newer
+        trialwatch wrote (reading it is allowed: read-only), read one it cannot migrate here."""
+        pending, unknown = schema_state(self.db)
+        if unknown and not read_only:
+            raise StoreError(
+                f"{self.path}: written by a newer trialwatch (its schema has {unknown[-1]}); upgrade "
+                "trialwatch to write to it",
+                bad_input=True,
+            )
+        if unknown and not self.read_only:
+            self.db.conn.close()
+            self.read_only = True
+            self.db = _Database(_connect_read_only(self.path))
+        if pending and self.read_only and os.path.getsize(self.path) > 0:
+            raise StoreError(
+                f"{self.path}: written by an older trialwatch and cannot be written here to upgrade it "
+                f"({len(pending)} migrations pending); open it once where it can be written",
+                bad_input=False,
+            )
+
+    def _set_up(self) -> None:
+        """The connection's settings for writing (new files: 32 KB pages, WAL)."""
+        if self.db.execute("PRAGMA page_count").fetchone()[0] == 0:  # a new file: before WAL and tables
+            # Snapshots are frames of about 4 KB: on 4 KB pages a fifth of each page went unused.
+            self.db.execute(f"PRAGMA page_size = {PAGE_SIZE}")
+        self.db.execute("PRAGMA foreign_keys = ON")
+        if self.db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            self.db.execute("PRAGMA journal_mode = WAL")
+        # In WAL mode NORMAL syncs at checkpoints, not at every commit: each trial's commit
+        # is still atomic, and survives the process being killed; a power cut may lose the
+        # last commits, never part of one.
+        self.db.execute("PRAGMA synchronous = NORMAL")
+        # Checkpoint (and sync) every 64 MiB of WAL rather than every 4 MiB: a bulk import
+        # syncs the same data in fewer, larger writes.
+        page_size = self.db.execute("PRAGMA page_size").fetchone()[0]
+        self.db.execute(f"PRAGMA wal_autocheckpoint = {WAL_CHECKPOINT_BYTES // page_size}")
+        self.db.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
+
     def close(self) -> None:
         self.db.conn.close()
+
+    def check_integrity(self, now: str) -> str | None:
+        """SQLite's `PRAGMA quick_check` of the whole file, before a run writes into it: every run
+        while the file is up to 1 GiB (tests/test_reliability.py measures the time), larger files
+        once in INTEGRITY_EVERY (a whole-registry file takes a minute or so).  Returns None when
+        not checked this time, 'ok', or what SQLite found (its first lines)."""
+        if os.path.getsize(self.path) > INTEGRITY_EVERY_RUN_BYTES:
+            last = self.runs.last_integrity_check()
+            if last and last >= (datetime.fromisoformat(now) - INTEGRITY_EVERY).isoformat(timespec="seconds"):
+                return None
+        try:
+            found = [row[0] for row in self.db.execute("PRAGMA quick_check(3)").fetchall()]
+        except sqlite3.DatabaseError as error:  # damage where the check itself starts
+            return str(error)
+        return "ok" if found == ["ok"] else "; ".join(found)
 
     # -- transactions ----------------------------------------------------------------------
 
