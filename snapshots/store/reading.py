@@ -15,16 +15,13 @@ import sqlite_utils
 
 from trialwatch.snapshots.changes.diff import SEVERITIES, sort_key
 from trialwatch.snapshots.changes.known import as_record, merge
-from trialwatch.snapshots.store.timeline import FLAG_CHANGE_COLUMNS, JSON_CHANGE_COLUMNS, Timelines
+from trialwatch.snapshots.store.timeline import CHANGE_COLUMNS, Timelines, change_dict
 
 _TRIAL_INFO = (
     "SELECT nct_id, title, status, first_seen_utc, last_checked_utc, last_changed_utc, snapshot_count "
     "FROM trials WHERE nct_id IN (SELECT value FROM json_each(?))"
 )
-_CHANGE_COLUMNS = (
-    "id, snapshot_id, nct_id, observed_utc, category, severity, field, item, kind, old, new, summary, shift_days, "
-    "old_type, new_type, became_actual, precision_changed, percent_change, lines_added, lines_removed"
-)
+_CHANGE_COLUMNS = ", ".join(("id", *CHANGE_COLUMNS))
 
 
 class UnknownSelection(ValueError):
@@ -106,16 +103,3 @@ class Reading:
         for row in rows:
             groups.setdefault(row["snapshot_id"], []).append(change_dict(row))
         return [change for group in groups.values() for change in sorted(group, key=sort_key)]
-
-
-def change_dict(row: dict) -> dict:
-    """A change row as the change dict reports use (diff.CHANGE_KEYS, plus change_id and snapshot_id)."""
-    out = {key: value for key, value in row.items() if key not in ("id", "observed_utc")}
-    out.update(change_id=row["id"], observed_at=row["observed_utc"])
-    for key in JSON_CHANGE_COLUMNS:
-        if out.get(key) is not None:
-            out[key] = json.loads(out[key])
-    for key in FLAG_CHANGE_COLUMNS:
-        if out.get(key) is not None:
-            out[key] = bool(out[key])
-    return out

@@ -37,13 +37,7 @@ from trialwatch.snapshots.store.migrations import migrate, schema_state
 from trialwatch.snapshots.store.outcomes import CHANGED, FAILED, NEW, UNCHANGED
 from trialwatch.snapshots.store.reading import Reading
 from trialwatch.snapshots.store.runs import RunLog
-from trialwatch.snapshots.store.timeline import (
-    JSON_CHANGE_COLUMNS,
-    Observation,
-    Placed,
-    Timelines,
-    adds_to,
-)
+from trialwatch.snapshots.store.timeline import CHANGE_COLUMNS, Observation, Placed, Timelines, adds_to, change_dict
 from trialwatch.snapshots.store.watchlist import Watchlist
 
 BUSY_TIMEOUT_MS = 15_000
@@ -638,7 +632,7 @@ class Store:
             params.append(since)
         order = "DESC" if newest_first else ""
         sql = (
-            "SELECT * FROM changes"
+            f"SELECT id, {', '.join(CHANGE_COLUMNS)} FROM changes"
             + (" WHERE " + " AND ".join(where) if where else "")
             + (f" ORDER BY observed_utc {order}, snapshot_id {order}, id")
         )
@@ -651,29 +645,6 @@ class Store:
 
     @staticmethod
     def _change_dict(row: dict) -> dict:
-        out = {"nct_id": row["nct_id"], "observed_at": row["observed_utc"], "snapshot_id": row["snapshot_id"]}
-        for key in (
-            "category",
-            "severity",
-            "field",
-            "item",
-            "kind",
-            "old",
-            "new",
-            "summary",
-            "shift_days",
-            "old_type",
-            "new_type",
-            "became_actual",
-            "precision_changed",
-            "percent_change",
-            "lines_added",
-            "lines_removed",
-        ):
-            value = row[key]
-            if key in JSON_CHANGE_COLUMNS and value is not None:
-                value = json.loads(value)
-            if key in ("became_actual", "precision_changed") and value is not None:
-                value = bool(value)
-            out[key] = value
+        out = change_dict(row)
+        del out["change_id"]
         return out

@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass
 
 from trialwatch.ingest.record import canonical_json, hash_canonical, upgrade
-from trialwatch.snapshots.changes.diff import diff_records
+from trialwatch.snapshots.changes.diff import CHANGE_KEYS, diff_records
 from trialwatch.snapshots.changes.known import NOT_COMPARED, fingerprint, merge
 from trialwatch.snapshots.store import codec
 
@@ -32,30 +32,25 @@ _KEY_FRAME = (
 )
 JSON_CHANGE_COLUMNS = ("old", "new", "lines_added", "lines_removed")
 FLAG_CHANGE_COLUMNS = ("became_actual", "precision_changed")
-_CHANGE_COLUMNS = (
-    "snapshot_id",
-    "nct_id",
-    "observed_utc",
-    "category",
-    "severity",
-    "field",
-    "item",
-    "kind",
-    "old",
-    "new",
-    "summary",
-    "shift_days",
-    "old_type",
-    "new_type",
-    "became_actual",
-    "precision_changed",
-    "percent_change",
-    "lines_added",
-    "lines_removed",
-)
-_CHANGE_INSERT = (
-    f"INSERT INTO changes ({', '.join(_CHANGE_COLUMNS)}) VALUES ({', '.join('?' for _ in _CHANGE_COLUMNS)})"
-)
+# A change row's columns: the snapshot it belongs to, then the change dict's keys (diff.CHANGE_KEYS,
+# `observed_at` stored as `observed_utc`).
+CHANGE_COLUMNS = ("snapshot_id", "nct_id", "observed_utc", *CHANGE_KEYS[2:])
+_CHANGE_INSERT = f"INSERT INTO changes ({', '.join(CHANGE_COLUMNS)}) VALUES ({', '.join('?' for _ in CHANGE_COLUMNS)})"
+
+
+def change_dict(row: dict) -> dict:
+    """A change row (its CHANGE_COLUMNS, and `id`) as the change dict reports use: the keys of
+    diff.CHANGE_KEYS, plus snapshot_id and change_id (the row's id)."""
+    out = {"nct_id": row["nct_id"], "observed_at": row["observed_utc"]}
+    for key in CHANGE_KEYS[2:]:
+        value = row[key]
+        if value is not None and key in JSON_CHANGE_COLUMNS:
+            value = json.loads(value)
+        elif value is not None and key in FLAG_CHANGE_COLUMNS:
+            value = bool(value)
+        out[key] = value
+    out.update(snapshot_id=row["snapshot_id"], change_id=row["id"])
+    return out
 
 
 def compared_hash(record: dict) -> str:
@@ -183,7 +178,7 @@ class Timelines:
             for column in FLAG_CHANGE_COLUMNS:
                 if row[column] is not None:
                     row[column] = int(row[column])
-            self.db.conn.execute(_CHANGE_INSERT, [row[column] for column in _CHANGE_COLUMNS])
+            self.db.conn.execute(_CHANGE_INSERT, [row[column] for column in CHANGE_COLUMNS])
 
     def move_earlier(self, snapshot_id: int, observed_utc: str) -> None:
         """A stored state seen earlier than we knew: it began at `observed_utc`."""
