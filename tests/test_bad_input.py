@@ -736,11 +736,13 @@ AUDITED = {
         "order",
         # PRAGMA wal_autocheckpoint: an integer computed from a constant and the page size
         "WAL_CHECKPOINT_BYTES // page_size",
+        # changes(): the column names of the constant timeline.CHANGE_COLUMNS
+        "', '.join(CHANGE_COLUMNS)",
     },
     "snapshots/store/timeline.py": {
-        # _CHANGE_INSERT: the column names of the constant _CHANGE_COLUMNS; placeholders
-        "', '.join(_CHANGE_COLUMNS)",
-        "', '.join(('?' for _ in _CHANGE_COLUMNS))",
+        # _CHANGE_INSERT: the column names of the constant CHANGE_COLUMNS; placeholders
+        "', '.join(CHANGE_COLUMNS)",
+        "', '.join(('?' for _ in CHANGE_COLUMNS))",
     },
     "snapshots/store/history.py": {
         # _HISTORY_UPSERT: the column names of the constant TRIAL_HISTORY_COLUMNS; placeholders

@@ -1,6 +1,6 @@
-"""trialwatch at registry scale: one command, every figure of issue 7.
+"""trialwatch at registry scale: one command, every figure of the storage issue (and the earlier ones).
 
-    python tests/benchmarks/bench.py --trials 100000 --history-trials 100000 --out bench.json
+    python tests/benchmarks/bench.py --out bench.json
 
 Builds a registry-shaped corpus from the 25 real study records in tests/fixtures/ctgov/studies
 (deterministic: distinct NCT ids, mostly small records and now and then a big one, mean near
