@@ -14,24 +14,25 @@ REGISTRY_TRIALS, REGISTRY_VERSIONS = 600_000, 7.4
 # Why a target is not met, for each that may not be (shown only while it is not).
 WHY_NOT = {
     "first_import.db_percent_of_raw": (
-        "the frames are 28% of the raw JSON on their own (4,700 B of 17,000 B a study at zstd level 3 "
-        "with the dictionary); level 6 would save about 10% for three times the CPU, against the import "
-        "speed target, and the raw input is kept whole (it is what `reparse` reads)"
+        "the frames alone are 28% of the raw JSON (about 4,200 B of a 17,000 B study at zstd level 3 with "
+        "the dictionary, record and raw input together); level 6 would save about 10% for three times the "
+        "CPU, against the import-speed target, and the raw input is kept whole because `reparse` reads it"
     ),
     "growth.bytes_per_changed_version": (
-        "the history's versions make one to three edits each plus the update date; their deltas average "
-        "about 220 B, the rest is the snapshot's row, its change rows and the indexes over them, and the "
-        "unused ends of 32 KB pages; the 2%-changed import, one edit a trial, meets it"
+        "5% over, and it is the change rows, not the snapshot: in the 100,000 × 7 database a later "
+        "version's snapshot costs about 440 B (a 220 B delta and its row), its change rows about 1,650 B "
+        "(640 B a row and 215 B of indexes; a summary edit keeps the old and new text and the lines added "
+        "and removed, about 1.9 KB); the 2%-changed import, status and enrollment only, grows 1.2 KB"
     ),
     "first_import.times_json_loads": (
-        "what is left is the work of the record model itself (parse and map 1.4× `json.loads`, the known "
-        "state, the change rows, the trials row and its search index); this is a 2-core VM shared with "
-        "other work, where throughput varies by a third between runs"
+        "what is left is the record model's own work (parse and map alone are 1.4× `json.loads`, then "
+        "the known state, the trials row, its search index and the check); measured on a 2-core VM "
+        "shared with other work, where throughput varies by a third between runs"
     ),
     "unchanged_import.times_json_loads": (
         "an unchanged trial is still read, parsed, mapped and fingerprinted (1.4× `json.loads` before "
-        "anything is stored) and checked against its last snapshot; the bulk reader's worker does the "
-        "parsing on the second core, so the floor is about 1.5×"
+        "anything is stored), compared with its last snapshot and checked (a row); the bulk reader's "
+        "worker parses on the second core, which the other process needs too on 2 cores"
     ),
     "imports.peak_rss_mb": "the history import's storing process and its reader together",
 }
