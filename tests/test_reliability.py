@@ -274,22 +274,27 @@ def test_the_zip_reader_dies_with_a_killed_import(tmp_path):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
-    children = []
-    deadline = time.monotonic() + 30
+    _kill_and_see_its_children_end(proc, within=30, what="the reader process")
+    proc.stdout.read()  # nothing holds the pipes open: reading ends
+    proc.stderr.read()
+    proc.stdout.close()
+    proc.stderr.close()
+
+
+def _kill_and_see_its_children_end(proc: subprocess.Popen, *, within: float, what: str) -> None:
+    """Wait (up to `within` s) for `proc` to start a child, SIGKILL `proc`, and see every child end."""
+    children: list[int] = []
+    deadline = time.monotonic() + within
     while not children and time.monotonic() < deadline:
         children = _children(proc.pid)
         time.sleep(0.05)
-    assert children, "the reader process never started"
+    assert children, f"{what} never started"
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     deadline = time.monotonic() + 10
     while any(_alive(pid) for pid in children) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not any(_alive(pid) for pid in children)
-    proc.stdout.read()  # nothing holds the pipes open: reading ends
-    proc.stderr.read()
-    proc.stdout.close()
-    proc.stderr.close()
 
 
 def _children(pid: int) -> list[int]:
@@ -327,29 +332,13 @@ def test_the_run_lock_holds_through_a_link_to_the_database(tmp_path):
 def test_datasette_dies_with_a_killed_serve(tmp_path):
     db = tmp_path / "tw.db"
     assert tw(db, "ingest", SEED).exit_code == 0
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "trialwatch", "--db", str(db), "serve", "--port", str(port)],
+        [sys.executable, "-m", "trialwatch", "--db", str(db), "serve", "--port", str(_free_port())],
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    children: list[int] = []
-    deadline = time.monotonic() + 60
-    while not children and time.monotonic() < deadline:
-        children = _children(proc.pid)
-        time.sleep(0.05)
-    assert children, "serve never started Datasette"
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    deadline = time.monotonic() + 10
-    while any(_alive(pid) for pid in children) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not any(_alive(pid) for pid in children)
+    _kill_and_see_its_children_end(proc, within=60, what="Datasette")
 
 
 # -- two writers both finish --------------------------------------------------------------------

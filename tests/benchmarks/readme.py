@@ -15,8 +15,10 @@ REGISTRY_TRIALS, REGISTRY_VERSIONS = 600_000, 7.4
 WHY_NOT = {
     "first_import.db_percent_of_raw": (
         "the frames alone are 28% of the raw JSON (about 4,200 B of a 17,000 B study at zstd level 3 with "
-        "the dictionary, record and raw input together); level 6 would save about 10% for three times the "
-        "CPU, against the import-speed target, and the raw input is kept whole because `reparse` reads it"
+        "the dictionary, record and raw input together); zstd level 6, tried on 20,000 trials, made it "
+        "29.7% instead of 32.7% but the first import 8.25× `json.loads` instead of 5.75× (the reader's worker, "
+        "which packs the frames, became the bottleneck), so level 3 stays; the raw input is kept whole because "
+        "`reparse` reads it"
     ),
     "growth.bytes_per_changed_version": (
         "5% over, and it is the change rows, not the snapshot: in the 100,000 × 7 database a later "
