@@ -7,7 +7,10 @@ every member from the moment it opens an archive: about 545 bytes each, some 330
 registry's whole download (about 600,000 members).
 Iterating reads the members one at a time, in archive order, straight from the file: nothing is
 unpacked to disk.  Each member is parsed with `parse.parse_bytes`; its source is named
-``archive.zip!member.json``.
+``archive.zip!member.json``.  A large archive is parsed in a second process started with
+multiprocessing's *spawn*: a script that iterates an Archive from the library guards its top
+level with ``if __name__ == "__main__":``, as multiprocessing requires (unguarded, the second
+process runs the script again, and the import fails with "the process reading it stopped").
 
 Hostile archives:
 
