@@ -1,8 +1,9 @@
 """How a snapshot's record and raw input are stored: compressed, and read back by SQL too.
 
 A snapshot's *content* (`packing.content`) is its record's canonical JSON, then (when it has
-one) a newline and the raw input as read.  The content is stored in `snapshots.record` as one zstd frame, in one of two ways (`snapshots.codec`
-names the shipped dictionary, `snapshots.base_id` the base):
+one) a newline and the raw input as read.  The content is stored in `snapshots.record` as one
+zstd frame, in one of two ways (`snapshots.codec` names the shipped dictionary,
+`snapshots.base_id` the base):
 
 - a *key frame* (`base_id` NULL): packed with a zstd dictionary trained on registry records
   (`trialwatch.ingest.packing`, dictionary number N = `codec`), so a 17 KB study compresses
