@@ -22,23 +22,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from dataclasses import field as _field
 
+from renderings import SECTION_ORDER
+
 # Main-page sections in page order (a cut page shows only the sections before the cut).
-SECTIONS = (
-    "Study Results",
-    "Basic Information",
-    "Brief Summary",
-    "Detailed Description",
-    "Conditions",
-    "Keywords",
-    "Study Design",
-    "Study Groups",
-    "Interventions",
-    "Eligibility Criteria",
-    "Sponsors",
-    "Responsible Party",
-    "Central Contacts",
-    "Other Identifiers",
-)
+SECTIONS = SECTION_ORDER
 API = "api"
 MAIN_PAGES = ("labelled", "labelled_first", "html_semantic", "html_table")
 LABELLESS = "labelless"
