@@ -301,18 +301,19 @@ def _heading(title: str, markdown: bool) -> str:
     return f"## {title}" if markdown else title
 
 
-def _run_new_trials(report, changes, markdown) -> list[str]:
-    if not report.new_trials:
+def _section(title: str, items: list[str], markdown: bool) -> list[str]:
+    """A run report's section: its heading and one bullet per item; nothing without items."""
+    if not items:
         return []
     bullet = "- " if markdown else "  "
-    return [
-        _heading("New trials", markdown),
-        *(
-            f"{bullet}{t['nct_id']} {short_title(t['title'])} ({t['status']}; matches {t['search']!r})"
-            for t in report.new_trials
-        ),
-        "",
+    return [_heading(title, markdown), *(f"{bullet}{item}" for item in items), ""]
+
+
+def _run_new_trials(report, changes, markdown) -> list[str]:
+    new = [
+        f"{t['nct_id']} {short_title(t['title'])} ({t['status']}; matches {t['search']!r})" for t in report.new_trials
     ]
+    return _section("New trials", new, markdown)
 
 
 def _run_changes(report, changes, markdown) -> list[str]:
@@ -334,17 +335,11 @@ def _run_changes(report, changes, markdown) -> list[str]:
 
 
 def _run_backfilled(report, changes, markdown) -> list[str]:
-    if not report.backfilled:
-        return []
-    bullet = "- " if markdown else "  "
-    return [
-        _heading("Backfilled", markdown),
-        *(
-            f"{bullet}backfilled {count} version{'s' if count != 1 else ''} of {nct_id} from the registry's history"
-            for nct_id, count in sorted(report.backfilled.items())
-        ),
-        "",
+    done = [
+        f"backfilled {count} version{'s' if count != 1 else ''} of {nct_id} from the registry's history"
+        for nct_id, count in sorted(report.backfilled.items())
     ]
+    return _section("Backfilled", done, markdown)
 
 
 def _run_findings(report, changes, markdown) -> list[str]:
@@ -354,19 +349,12 @@ def _run_findings(report, changes, markdown) -> list[str]:
 
 
 def _run_failures(report, changes, markdown) -> list[str]:
-    if not report.failures:
-        return []
-    bullet = "- " if markdown else "  "
-    return [_heading("Failed", markdown), *(f"{bullet}{failure['error']}" for failure in report.failures), ""]
+    return _section("Failed", [failure["error"] for failure in report.failures], markdown)
 
 
 def _run_warnings(report, changes, markdown) -> list[str]:
-    if not report.warnings:
-        return []
-    bullet = "- " if markdown else "  "
-    return [
-        _heading("Warnings", markdown),
-        f"{bullet}{report.warnings} parser warnings in what was read (a source's layout may have drifted): "
-        f"see checks.warnings of run {report.run_id}",
-        "",
+    warned = [
+        f"{report.warnings} parser warnings in what was read (a source's layout may have drifted): "
+        f"see checks.warnings of run {report.run_id}"
     ]
+    return _section("Warnings", warned if report.warnings else [], markdown)
