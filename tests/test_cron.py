@@ -47,7 +47,6 @@ def test_the_wrapper_run_as_cron_would_refreshes_the_watchlist(tmp_path):
             "TRIALWATCH_DB": str(db),
             "TRIALWATCH_CTGOV_URL": server.url,
             "TRIALWATCH_RATE": "1000",
-            "TRIALWATCH_BIN": str(trialwatch),
         }
         subprocess.run(
             [str(trialwatch), "watch", "add", *sorted(studies)[:5]],
@@ -55,16 +54,7 @@ def test_the_wrapper_run_as_cron_would_refreshes_the_watchlist(tmp_path):
             check=True,
             capture_output=True,
         )
-        # cron: a minimal environment, no terminal, no standard input.
-        cron_env = {"HOME": str(tmp_path), "PATH": "/usr/bin:/bin", "SHELL": "/bin/sh", "LOGNAME": "tw", **env}
-        result = subprocess.run(
-            [str(CRON / "trialwatch-run")],
-            env=cron_env,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        result = cron_run(tmp_path, **env)
         assert result.returncode == 0, result.stdout + result.stderr
         assert result.stdout == ""  # a first run of manually watched trials is a baseline: no news, no mail
         with sqlite3.connect(db) as conn:
@@ -79,14 +69,7 @@ def test_the_wrapper_run_as_cron_would_refreshes_the_watchlist(tmp_path):
             check=True,
             capture_output=True,
         )
-        result = subprocess.run(
-            [str(CRON / "trialwatch-run")],
-            env=cron_env,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        result = cron_run(tmp_path, **env)
         assert result.returncode == 1 and "NCT09999999" in result.stdout
 
 
